@@ -1,0 +1,266 @@
+"""The backward pass: one traversal behind both `Tensor.backward` and `ad.grad`.
+
+`toposort` orders the graph without recursion (a chain of a million ops is fine);
+`backprop` walks it from the outputs to the inputs, calling each node's vjp. A
+first-order pass hands the vjps numpy arrays and builds no graph at all; with
+`create_graph=True` it hands them Tensors under grad mode, so the gradients are
+themselves differentiable (second derivatives, Hessian-vector products).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autodiff import inplace
+from autodiff.mode import STATE
+from autodiff.tensor import Tensor, _released_vjp, leaf, release, to_array
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Frames in these folders are library code; anomaly messages point past them to the user.
+_PACKAGE_DIRS = tuple(os.path.join(_ROOT, pkg) + os.sep for pkg in ("autodiff", "nn"))
+_creation_sites: weakref.WeakKeyDictionary[Tensor, str] = weakref.WeakKeyDictionary()
+
+
+def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> list[Tensor]:
+    """Every tensor the roots depend on, inputs before the ops that use them.
+
+    With `only_requires_grad` (the backward pass) parents that need no gradient are
+    skipped; drawings pass False to show constants too. Iterative and deterministic.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for p in reversed(node._parents):
+            if id(p) not in visited and (p.requires_grad or not only_requires_grad):
+                stack.append((p, False))
+    return order
+
+
+def _released_error(node: Tensor) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time (at the {node.op!r} op "
+        f"producing {inplace.describe(node)}): its saved values were freed by the first "
+        "backward. Pass retain_graph=True to the first backward() (or ad.grad) if you "
+        "need to backward through the same graph again."
+    )
+
+
+def backprop(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Any],
+    *,
+    create_graph: bool = False,
+    retain_graph: bool = False,
+    keep: set[int] | None = None,
+) -> dict[int, tuple[Tensor, Any]]:
+    """Propagate `seeds` (the gradients of `roots`) back through the graph.
+
+    Returns `{id(tensor): (tensor, gradient)}` for the tensors to keep: those whose id is
+    in `keep`, or, when `keep` is None, the leaves that require grad and the tensors that
+    called `retain_grad()`. Gradients are arrays, or Tensors under `create_graph`.
+    """
+    grads: dict[int, Any] = {}
+    for root, seed in zip(roots, seeds):
+        prev = grads.get(id(root))
+        grads[id(root)] = seed if prev is None else prev + seed
+    kept: dict[int, tuple[Tensor, Any]] = {}
+    anomaly = STATE.anomaly
+    previous_mode = STATE.grad_enabled
+    STATE.grad_enabled = create_graph
+    try:
+        for node in reversed(toposort(roots)):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if keep is None:
+                if node._vjp is None or node._retain:
+                    kept[id(node)] = (node, g)
+            elif id(node) in keep:
+                kept[id(node)] = (node, g)
+            vjp = node._vjp
+            if vjp is None:
+                continue
+            if vjp is _released_vjp:
+                raise _released_error(node)
+            parents = node._parents
+            if create_graph:
+                parent_grads = vjp(g, node, *parents)
+            else:
+                parent_grads = vjp(g, node._data, *[p._data for p in parents])
+            for p, pg in zip(parents, parent_grads):
+                if pg is None or not p.requires_grad:
+                    continue
+                if pg.shape != p._data.shape:
+                    raise RuntimeError(
+                        f"the backward rule of {node.op!r} returned a gradient of shape "
+                        f"{pg.shape} for an input of shape {p._data.shape}"
+                    )
+                if pg.dtype != p._data.dtype:
+                    pg = pg.astype(p._data.dtype)
+                if anomaly:
+                    _check_finite(pg, node.op, _creation_sites.get(node), "backward gradient")
+                prev = grads.get(id(p))
+                grads[id(p)] = pg if prev is None else prev + pg
+            if not retain_graph:
+                release(node)
+    finally:
+        STATE.grad_enabled = previous_mode
+    return kept
+
+
+def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
+    if grad is None:
+        if root._data.size != 1:
+            raise ValueError(
+                f"backward() on a tensor of shape {root.shape} needs `grad`, the gradient "
+                "of some scalar with respect to it (an array of the same shape); "
+                "only a single-element tensor defaults to 1. Did you mean .sum().backward()?"
+            )
+        seed = np.ones_like(root._data)
+    else:
+        seed = to_array(grad, root._data.dtype)
+        if seed.shape != root.shape:
+            if seed.size == 1 and root._data.size == 1:
+                seed = seed.reshape(root.shape)
+            else:
+                raise ValueError(
+                    f"grad of shape {seed.shape} does not match the tensor's shape {root.shape}"
+                )
+    return leaf(seed) if create_graph else seed
+
+
+def backward(root: Tensor, grad: Any = None, *, retain_graph: bool = False) -> None:
+    """The body of `Tensor.backward`: accumulate gradients into `.grad`."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: no input of the "
+            "computation has requires_grad=True (or it was computed under no_grad)"
+        )
+    seed = _seed(root, grad, create_graph=False)
+    handed: set[int] = {id(seed)}
+    for tensor, g in backprop([root], [seed], retain_graph=retain_graph).values():
+        if type(g) is not np.ndarray:
+            g = np.asarray(g, dtype=tensor._data.dtype)
+        if tensor.grad is None:
+            # Rules may hand one array to several inputs (add) or return views; a
+            # user-visible .grad must never share memory with another one.
+            if id(g) in handed or g.base is not None or not g.flags.writeable:
+                g = g.copy()
+            handed.add(id(g))
+            tensor.grad = g
+        else:
+            tensor.grad = tensor.grad + g
+
+
+def _as_list(x: Any, what: str) -> list[Tensor]:
+    items = [x] if isinstance(x, Tensor) else list(x)
+    for i, t in enumerate(items):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{what}[{i}] must be a Tensor, got {type(t).__name__}")
+    return items
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    *,
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+) -> tuple[Tensor, ...]:
+    """Gradients of `outputs` with respect to `inputs`, returned rather than accumulated.
+
+    Returns one Tensor per input (zeros where the outputs do not depend on it) and leaves
+    every `.grad` untouched. `grad_outputs` matches `outputs` (default 1 for each
+    single-element output). With `create_graph=True` the results are differentiable, so
+    calling `grad` on them gives second derivatives. `retain_graph` defaults to
+    `create_graph`, as in PyTorch.
+
+    >>> import autodiff as ad
+    >>> x = ad.Tensor(3.0, requires_grad=True)
+    >>> (dy,) = ad.grad(x ** 3, x, create_graph=True)   # 3 x^2 = 27
+    >>> (d2y,) = ad.grad(dy, x)                          # 6 x = 18
+    >>> float(dy), float(d2y)
+    (27.0, 18.0)
+    """
+    outs = _as_list(outputs, "outputs")
+    ins = _as_list(inputs, "inputs")
+    if grad_outputs is None:
+        grad_outs: list[Any] = [None] * len(outs)
+    elif isinstance(grad_outputs, (Tensor, np.ndarray, int, float)) and len(outs) == 1:
+        grad_outs = [grad_outputs]
+    else:
+        grad_outs = list(grad_outputs)
+        if len(grad_outs) != len(outs):
+            raise ValueError(
+                f"grad_outputs has {len(grad_outs)} entries for {len(outs)} outputs"
+            )
+    for i, t in enumerate(outs):
+        if not t.requires_grad:
+            raise RuntimeError(f"outputs[{i}] does not require grad and has no graph")
+    for i, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"inputs[{i}] does not require grad: nothing to differentiate")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = [_seed(o, g, create_graph) for o, g in zip(outs, grad_outs)]
+    kept = backprop(
+        outs,
+        seeds,
+        create_graph=create_graph,
+        retain_graph=retain_graph,
+        keep={id(t) for t in ins},
+    )
+    results = []
+    for t in ins:
+        g = kept[id(t)][1] if id(t) in kept else None
+        if g is None:
+            results.append(leaf(np.zeros_like(t._data)))
+        elif isinstance(g, Tensor):
+            results.append(g)
+        else:
+            results.append(leaf(np.asarray(g, dtype=t._data.dtype)))
+    return tuple(results)
+
+
+# ---- anomaly detection ----
+
+
+def _user_site() -> str:
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRS):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _check_finite(values: Any, op: str, site: str | None, what: str) -> None:
+    array = values._data if isinstance(values, Tensor) else values
+    if not np.all(np.isfinite(array)):
+        bad = "NaN" if np.isnan(array).any() else "inf"
+        where = site or "<a line run outside detect_anomaly>"
+        raise FloatingPointError(f"{what} of the {op!r} op holds {bad}; the op was created at {where}")
+
+
+def note_creation(out: Tensor, op: str) -> None:
+    """Under detect_anomaly: remember where `out` was made and check its values."""
+    site = _user_site()
+    if out.requires_grad:
+        _creation_sites[out] = site
+    _check_finite(out._data, op, site, "forward result")

@@ -1,0 +1,718 @@
+"""Every differentiable op: its numpy forward and its backward rule, side by side.
+
+How to read (and extend) this file
+----------------------------------
+An op computes its result with numpy and hands it to `apply(op, data, parents, vjp)`.
+`vjp(g, out, *inputs)` is the vector-Jacobian product: given `g`, the gradient of the
+result, it returns one gradient per input, with that input's shape (None for an input
+that needs none; the engine checks the shapes and names the op if a rule is wrong).
+
+The rules are written once for every order of derivative. In a first-order backward
+`g`, `out` and the inputs are numpy arrays; under `ad.grad(..., create_graph=True)` they
+are Tensors and the very same expression records a differentiable graph. So a rule may
+use operators (`+ - * / ** @`), the methods arrays and Tensors share (`sum`, `reshape`,
+`transpose`, `.T`, `astype`, indexing) and the `_exp`, `_log`, `_broadcast` and
+`_scatter` helpers below, which dispatch on the type. Quantities that are piecewise
+constant (masks, tie weights, signs) come from `_const(x)`, the raw values: their
+derivative is zero, so reading raw values there is right; anywhere else it would
+silently break second derivatives.
+
+Broadcasting lives in one place: a binary op whose input requires grad and has another
+shape than the result gets an explicit `broadcast_to` node in front, whose rule sums the
+gradient back (`_sum_to`). That is also why a drawing of `x @ W.T + b` shows
+`b -> broadcast_to -> add`, and why db sums over the batch.
+
+Kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope, clip passes the
+gradient at its bounds, and max/min/maximum/minimum split it evenly among ties.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autodiff.mode import STATE
+from autodiff.tensor import ArrayLike, Tensor, apply, as_tensor, leaf
+
+Axis = int | Sequence[int] | None
+
+# ---- helpers shared by the rules ----
+
+
+def _const(x: Any) -> np.ndarray:
+    """Raw values of an array or Tensor, for piecewise-constant factors only."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _exp(x: Any) -> Any:
+    return exp(x) if isinstance(x, Tensor) else np.exp(x)
+
+
+def _log(x: Any) -> Any:
+    return log(x) if isinstance(x, Tensor) else np.log(x)
+
+
+def _broadcast(x: Any, shape: tuple[int, ...]) -> Any:
+    return broadcast_to(x, shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
+
+
+def _sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum `g` over the axes that broadcasting added or stretched, down to `shape`."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
+    if isinstance(a, Tensor):
+        return a, b if isinstance(b, Tensor) else as_tensor(b, like=a)
+    return as_tensor(a, like=b), b
+
+
+def _shape_error(op: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(f"{op}: shapes {a.shape} and {b.shape} do not broadcast together")
+
+
+def _expand(a: Tensor, b: Tensor, shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    """Put a `broadcast_to` node in front of an input that requires grad and was stretched."""
+    if STATE.grad_enabled:
+        if a.requires_grad and a._data.shape != shape:
+            a = broadcast_to(a, shape)
+        if b.requires_grad and b._data.shape != shape:
+            b = broadcast_to(b, shape)
+    return a, b
+
+
+def _axes(axis: Axis, ndim: int) -> tuple[int, ...]:
+    """`axis` as a sorted tuple of non-negative axes, checked against `ndim`."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of bounds for a tensor with {ndim} dimensions")
+    return tuple(sorted(int(a) % ndim for a in axes))
+
+
+_check_axes = _axes
+
+
+def _kept_shape(shape: tuple[int, ...], axis: Axis) -> tuple[int, ...]:
+    """The shape of a reduction over `axis` with keepdims=True."""
+    axes = _axes(axis, len(shape))
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _unreduce(g: Any, x_shape: tuple[int, ...], axis: Axis, keepdims: bool) -> Any:
+    """A reduction's gradient `g` made to broadcast against the input again."""
+    if not keepdims:
+        g = g.reshape(_kept_shape(x_shape, axis))
+    return g
+
+
+# ---- elementwise binary ----
+
+
+def add(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """a + b; d/da = 1, d/db = 1."""
+    a, b = _pair(a, b)
+    try:
+        data = a._data + b._data
+    except ValueError:
+        raise _shape_error("add", a, b) from None
+    a, b = _expand(a, b, np.shape(data))
+    return apply("add", data, (a, b), lambda g, out, a, b: (g, g))
+
+
+def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """a - b; d/da = 1, d/db = -1."""
+    a, b = _pair(a, b)
+    try:
+        data = a._data - b._data
+    except ValueError:
+        raise _shape_error("sub", a, b) from None
+    a, b = _expand(a, b, np.shape(data))
+    return apply("sub", data, (a, b), lambda g, out, a, b: (g, -g))
+
+
+def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """a * b; d/da = b, d/db = a."""
+    a, b = _pair(a, b)
+    try:
+        data = a._data * b._data
+    except ValueError:
+        raise _shape_error("mul", a, b) from None
+    a, b = _expand(a, b, np.shape(data))
+    need_a, need_b = a.requires_grad, b.requires_grad
+    return apply(
+        "mul",
+        data,
+        (a, b),
+        lambda g, out, a, b: (g * b if need_a else None, g * a if need_b else None),
+    )
+
+
+def div(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """a / b; d/da = 1 / b, d/db = -a / b**2 = -out / b."""
+    a, b = _pair(a, b)
+    try:
+        data = a._data / b._data
+    except ValueError:
+        raise _shape_error("div", a, b) from None
+    a, b = _expand(a, b, np.shape(data))
+    need_a, need_b = a.requires_grad, b.requires_grad
+    return apply(
+        "div",
+        data,
+        (a, b),
+        lambda g, out, a, b: (g / b if need_a else None, -g * out / b if need_b else None),
+    )
+
+
+def pow(a: ArrayLike, b: ArrayLike) -> Tensor:  # noqa: A001 - the ** operator
+    """a ** b; d/da = b * a**(b-1), d/db = out * log(a) (taken as 0 where a == 0)."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        p = b
+        data = a._data**p
+        if p == 2:
+            return apply("pow", data, (a,), lambda g, out, x: (g * 2 * x,), {"exponent": p})
+        return apply(
+            "pow", data, (a,), lambda g, out, x: (g * p * x ** (p - 1),), {"exponent": p}
+        )
+    a, b = _pair(a, b)
+    try:
+        data = a._data ** b._data
+    except ValueError:
+        raise _shape_error("pow", a, b) from None
+    a, b = _expand(a, b, np.shape(data))
+    need_a, need_b = a.requires_grad, b.requires_grad
+
+    def vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:
+            zero = _const(a) == 0
+            gb = g * out * _log(a + zero) if zero.any() else g * out * _log(a)
+        return ga, gb
+
+    return apply("pow", data, (a, b), vjp)
+
+
+def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise max; the gradient goes to the larger input, split evenly on ties."""
+    return _extremum("maximum", np.maximum, np.greater, a, b)
+
+
+def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Elementwise min; the gradient goes to the smaller input, split evenly on ties."""
+    return _extremum("minimum", np.minimum, np.less, a, b)
+
+
+def _extremum(op: str, fn: Any, wins: Any, a: ArrayLike, b: ArrayLike) -> Tensor:
+    a, b = _pair(a, b)
+    try:
+        data = fn(a._data, b._data)
+    except ValueError:
+        raise _shape_error(op, a, b) from None
+    a, b = _expand(a, b, np.shape(data))
+
+    def vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        ra, rb = _const(a), _const(b)
+        share_a = (wins(ra, rb) + 0.5 * (ra == rb)).astype(ra.dtype)
+        return g * share_a, g * (1 - share_a)
+
+    return apply(op, data, (a, b), vjp)
+
+
+def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
+    """`a` where `condition` holds, else `b`; the gradient follows the same choice."""
+    cond = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
+    a, b = _pair(a, b)
+    try:
+        data = np.where(cond, a._data, b._data)
+    except ValueError:
+        raise ValueError(
+            f"where: shapes {cond.shape}, {a.shape} and {b.shape} do not broadcast together"
+        ) from None
+    a, b = _expand(a, b, data.shape)
+    dtype = data.dtype
+    chosen, other = cond.astype(dtype), (~cond).astype(dtype)
+    return apply("where", data, (a, b), lambda g, out, a, b: (g * chosen, g * other))
+
+
+# ---- elementwise unary ----
+
+
+def neg(x: ArrayLike) -> Tensor:
+    """-x; d/dx = -1."""
+    x = as_tensor(x)
+    return apply("neg", -x._data, (x,), lambda g, out, x: (-g,))
+
+
+def exp(x: ArrayLike) -> Tensor:
+    """e**x; d/dx = e**x = out."""
+    x = as_tensor(x)
+    return apply("exp", np.exp(x._data), (x,), lambda g, out, x: (g * out,))
+
+
+def log(x: ArrayLike) -> Tensor:
+    """Natural log; d/dx = 1 / x."""
+    x = as_tensor(x)
+    return apply("log", np.log(x._data), (x,), lambda g, out, x: (g / x,))
+
+
+def sqrt(x: ArrayLike) -> Tensor:
+    """Square root; d/dx = 1 / (2 sqrt(x)) = 1 / (2 out)."""
+    x = as_tensor(x)
+    return apply("sqrt", np.sqrt(x._data), (x,), lambda g, out, x: (g / (out * 2),))
+
+
+def tanh(x: ArrayLike) -> Tensor:
+    """tanh(x); d/dx = 1 - tanh(x)**2 = 1 - out**2 (out, the activation, not x)."""
+    x = as_tensor(x)
+    return apply("tanh", np.tanh(x._data), (x,), lambda g, out, x: (g * (1 - out * out),))
+
+
+def sigmoid(x: ArrayLike) -> Tensor:
+    """1 / (1 + e**-x); d/dx = out * (1 - out)."""
+    x = as_tensor(x)
+    # exp(-log(1 + e**-x)) neither overflows nor loses the tiny values of a saturated unit.
+    data = np.exp(-np.logaddexp(0, -x._data))
+    return apply("sigmoid", data, (x,), lambda g, out, x: (g * (out * (1 - out)),))
+
+
+def relu(x: ArrayLike) -> Tensor:
+    """max(x, 0); d/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)."""
+    x = as_tensor(x)
+    return apply("relu", np.maximum(x._data, 0), (x,), lambda g, out, x: (g * (_const(x) > 0),))
+
+
+def leaky_relu(x: ArrayLike, slope: float = 0.01) -> Tensor:
+    """x where x > 0, else slope * x; d/dx = 1 where x > 0, else slope (also at 0)."""
+    x = as_tensor(x)
+    data = np.where(x._data > 0, x._data, x._data * slope)
+
+    def vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+        raw = _const(x)
+        return (g * np.where(raw > 0, 1.0, slope).astype(raw.dtype),)
+
+    return apply("leaky_relu", data, (x,), vjp, {"slope": slope})
+
+
+def abs(x: ArrayLike) -> Tensor:  # noqa: A001
+    """|x|; d/dx = sign(x) (abs'(0) = 0, as in PyTorch)."""
+    x = as_tensor(x)
+    return apply("abs", np.abs(x._data), (x,), lambda g, out, x: (g * np.sign(_const(x)),))
+
+
+def clip(x: ArrayLike, lo: float | None, hi: float | None) -> Tensor:
+    """x limited to [lo, hi]; d/dx = 1 inside, bounds included (as torch.clamp), 0 outside."""
+    x = as_tensor(x)
+    if lo is None and hi is None:
+        raise ValueError("clip needs at least one of lo and hi")
+    data = np.clip(x._data, lo, hi)
+
+    def vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+        raw = _const(x)
+        inside = np.ones(raw.shape, dtype=bool)
+        if lo is not None:
+            inside &= raw >= lo
+        if hi is not None:
+            inside &= raw <= hi
+        return (g * inside,)
+
+    return apply("clip", data, (x,), vjp, {"lo": lo, "hi": hi})
+
+
+def astype(x: ArrayLike, dtype: Any) -> Tensor:
+    """x converted to another floating dtype; the gradient is converted back."""
+    x = as_tensor(x)
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"astype: Tensor dtype must be a floating type; got {dtype}")
+    if dtype == x.dtype:
+        return x
+    return apply(
+        "astype", x._data.astype(dtype), (x,), lambda g, out, x: (g.astype(x.dtype),),
+        {"dtype": str(dtype)},
+    )  # fmt: skip
+
+
+# ---- matrix product ----
+
+
+def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """a @ b with numpy's rules for 1-D, 2-D and stacked operands.
+
+    d/da = g @ b^T, d/db = a^T @ g, with 1-D operands promoted to a row (a) or a column
+    (b) and the stacked (batch) axes summed back to each operand's shape.
+    """
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
+                         f"{a.shape} and {b.shape}; use * to multiply by a scalar")  # fmt: skip
+    try:
+        data = a._data @ b._data
+    except ValueError:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: the last dimension of "
+            f"the first ({a.shape[-1]}) must equal the "
+            f"{'only' if b.ndim == 1 else 'second-to-last'} dimension of the second "
+            f"({b.shape[0] if b.ndim == 1 else b.shape[-2]})"
+        ) from None
+    need_a, need_b = a.requires_grad, b.requires_grad
+    if a.ndim == 2 and b.ndim == 2:  # the common case, kept cheap
+        return apply(
+            "matmul",
+            data,
+            (a, b),
+            lambda g, out, a, b: (g @ b.T if need_a else None, a.T @ g if need_b else None),
+        )
+    a_shape, b_shape = a.shape, b.shape
+
+    def vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+            g = g.reshape(g.shape[:-1] + (1, g.shape[-1])) if b.ndim > 1 else g.reshape(1, -1)
+        if b.ndim == 1:
+            b = b.reshape(-1, 1)
+            g = g.reshape(g.shape + (1,))
+        ga = _sum_to(g @ _swap_last(b), a.shape).reshape(a_shape) if need_a else None
+        gb = _sum_to(_swap_last(a) @ g, b.shape).reshape(b_shape) if need_b else None
+        return ga, gb
+
+    return apply("matmul", data, (a, b), vjp)
+
+
+def _swap_last(x: Any) -> Any:
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return x.transpose(axes)
+
+
+def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> Tensor:
+    """x @ W.T + b in one node (a Dense layer's affine map; W is (out, in), b is (out,)).
+
+    d/dx = g @ W, d/dW = g^T @ x, d/db = g summed over the batch.
+    """
+    x, W = _pair(x, W)
+    if W.ndim != 2 or x.ndim == 0 or x.shape[-1] != W.shape[1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit weights of shape {W.shape} "
+            f"(expected the input's last dimension to be {W.shape[1] if W.ndim == 2 else '?'})"
+        )
+    data = x._data @ W._data.T
+    if b is None:
+        need_x, need_w = x.requires_grad, W.requires_grad
+
+        def vjp2(g: Any, out: Any, x: Any, W: Any) -> tuple[Any, Any]:
+            g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+            return (g @ W if need_x else None, g2.T @ x2 if need_w else None)
+
+        return apply("linear", data, (x, W), vjp2)
+    b = b if isinstance(b, Tensor) else as_tensor(b, like=x)
+    if b.shape != (W.shape[0],):
+        raise ValueError(f"linear: bias of shape {b.shape} does not fit weights of shape {W.shape}")
+    data += b._data
+    need_x, need_w, need_b = x.requires_grad, W.requires_grad, b.requires_grad
+
+    def vjp(g: Any, out: Any, x: Any, W: Any, b: Any) -> tuple[Any, Any, Any]:
+        if g.ndim == 2:
+            g2, x2 = g, x
+        else:
+            g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        return (
+            g @ W if need_x else None,
+            g2.T @ x2 if need_w else None,
+            g2.sum(axis=0) if need_b else None,
+        )
+
+    return apply("linear", data, (x, W, b), vjp)
+
+
+# ---- reductions ----
+
+
+def sum(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Sum over `axis`; d/dx = 1, so the gradient is broadcast back to x's shape."""
+    x = as_tensor(x)
+    _check_axes(axis, x.ndim)
+    data = x._data.sum(axis=_tuple(axis), keepdims=keepdims)
+    shape = x.shape
+    return apply(
+        "sum",
+        data,
+        (x,),
+        lambda g, out, x: (_broadcast(_unreduce(g, shape, axis, keepdims), shape),),
+        {"axis": axis} if axis is not None else None,
+    )
+
+
+def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis`; d/dx = 1 / n for the n elements averaged."""
+    x = as_tensor(x)
+    _check_axes(axis, x.ndim)
+    data = x._data.mean(axis=_tuple(axis), keepdims=keepdims)
+    shape = x.shape
+    n = x.size // builtins.max(np.size(data), 1) if x.size else 0
+    return apply(
+        "mean",
+        data,
+        (x,),
+        lambda g, out, x: (_broadcast(_unreduce(g, shape, axis, keepdims) / n, shape),),
+        {"axis": axis} if axis is not None else None,
+    )
+
+
+def max(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Largest element over `axis`; the gradient is split evenly among tied maxima."""
+    return _reduce_extremum("max", np.max, x, axis, keepdims)
+
+
+def min(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Smallest element over `axis`; the gradient is split evenly among tied minima."""
+    return _reduce_extremum("min", np.min, x, axis, keepdims)
+
+
+def _reduce_extremum(op: str, fn: Any, x: ArrayLike, axis: Axis, keepdims: bool) -> Tensor:
+    x = as_tensor(x)
+    _check_axes(axis, x.ndim)
+    try:
+        data = fn(x._data, axis=_tuple(axis), keepdims=keepdims)
+    except ValueError as error:
+        raise ValueError(f"{op}: {error} (tensor of shape {x.shape})") from None
+    shape = x.shape
+
+    def vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+        raw = _const(x)
+        hits = raw == _unreduce(_const(out), shape, axis, keepdims)
+        share = (hits / hits.sum(axis=_tuple(axis), keepdims=True)).astype(raw.dtype)
+        return (_unreduce(g, shape, axis, keepdims) * share,)
+
+    return apply(op, data, (x,), vjp, {"axis": axis} if axis is not None else None)
+
+
+def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis`, shifted by the max so it never overflows.
+
+    d/dx = exp(x - out), the softmax of x.
+    """
+    x = as_tensor(x)
+    _check_axes(axis, x.ndim)
+    kept = _stable_logsumexp(x._data, axis)
+    data = kept if keepdims else kept.reshape(_reduced_shape(x.shape, axis))
+    shape = x.shape
+    return apply(
+        "logsumexp",
+        data,
+        (x,),
+        lambda g, out, x: (
+            _unreduce(g, shape, axis, keepdims) * _exp(x - _unreduce(out, shape, axis, keepdims)),
+        ),
+        {"axis": axis} if axis is not None else None,
+    )
+
+
+def _stable_logsumexp(data: np.ndarray, axis: Axis) -> np.ndarray:
+    axes = _tuple(axis)
+    shift = data.max(axis=axes, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0)
+    return np.log(np.exp(data - shift).sum(axis=axes, keepdims=True)) + shift
+
+
+def _reduced_shape(shape: tuple[int, ...], axis: Axis) -> tuple[int, ...]:
+    axes = _axes(axis, len(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def softmax(x: ArrayLike, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis`; d/dx = out * (g - sum(g * out))."""
+    x = as_tensor(x)
+    _check_axes(axis, x.ndim)
+    shifted = np.exp(x._data - x._data.max(axis=axis, keepdims=True))
+    data = shifted / shifted.sum(axis=axis, keepdims=True)
+    return apply(
+        "softmax",
+        data,
+        (x,),
+        lambda g, out, x: (out * (g - (g * out).sum(axis=axis, keepdims=True)),),
+        {"axis": axis},
+    )
+
+
+def log_softmax(x: ArrayLike, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along `axis`; d/dx = g - softmax(x) * sum(g)."""
+    x = as_tensor(x)
+    _check_axes(axis, x.ndim)
+    data = x._data - _stable_logsumexp(x._data, axis)
+    return apply(
+        "log_softmax",
+        data,
+        (x,),
+        lambda g, out, x: (g - _exp(out) * g.sum(axis=axis, keepdims=True),),
+        {"axis": axis},
+    )
+
+
+def _tuple(axis: Axis) -> int | tuple[int, ...] | None:
+    return axis if axis is None or isinstance(axis, (int, np.integer)) else tuple(axis)
+
+
+# ---- shape and indexing ----
+
+
+def reshape(x: ArrayLike, *shape: Any) -> Tensor:
+    """The same values in another shape (`reshape(2, 3)` or `reshape((2, 3))`)."""
+    x = as_tensor(x)
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = tuple(shape[0])
+    try:
+        data = x._data.reshape(shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}") from None
+    x_shape = x.shape
+    return apply("reshape", data, (x,), lambda g, out, x: (g.reshape(x_shape),), {"shape": shape})
+
+
+def transpose(x: ArrayLike, *axes: Any) -> Tensor:
+    """Axes permuted (reversed when none are given); the gradient is permuted back."""
+    x = as_tensor(x)
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        axes = tuple(axes[0]) if axes[0] is not None else ()
+    perm = tuple(axes) if axes else tuple(reversed(range(x.ndim)))
+    try:
+        data = x._data.transpose(perm)
+    except ValueError:
+        raise ValueError(f"transpose: axes {perm} do not fit a tensor of shape {x.shape}") from None
+    inverse = tuple(np.argsort(perm).tolist())
+    meta = {"axes": perm} if axes else None
+    return apply("transpose", data, (x,), lambda g, out, x: (g.transpose(inverse),), meta)
+
+
+def broadcast_to(x: ArrayLike, shape: Sequence[int]) -> Tensor:
+    """x stretched to `shape` by numpy's rules; the gradient is summed back (sum_to)."""
+    x = as_tensor(x)
+    shape = tuple(shape)
+    try:
+        data = np.broadcast_to(x._data, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    x_shape = x.shape
+    return apply(
+        "broadcast_to", data, (x,), lambda g, out, x: (_sum_to(g, x_shape),), {"shape": shape}
+    )
+
+
+def _plain_index(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index._data.astype(np.intp) if index.dtype.kind == "f" else index._data
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    return index
+
+
+def _is_basic(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items
+    )
+
+
+def getitem(x: ArrayLike, index: Any) -> Tensor:
+    """x[index] (basic and integer-array indexing); the gradient is scattered back,
+    adding up where an index repeats."""
+    x = as_tensor(x)
+    index = _plain_index(index)
+    try:
+        data = x._data[index]
+    except IndexError as error:
+        raise IndexError(f"getitem: {error} (tensor of shape {x.shape})") from None
+    shape, basic = x.shape, _is_basic(index)
+    return apply(
+        "getitem",
+        data,
+        (x,),
+        lambda g, out, x: (_scatter(g, index, shape, basic),),
+        {"index": index},
+    )
+
+
+def _scatter(g: Any, index: Any, shape: tuple[int, ...], basic: bool) -> Any:
+    """An array of `shape`, zero except `g` added at `index` (getitem's adjoint)."""
+    if isinstance(g, Tensor):
+        return scatter_add(g, index, shape, basic)
+    out = np.zeros(shape, dtype=g.dtype)
+    if basic:
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def scatter_add(g: ArrayLike, index: Any, shape: tuple[int, ...], basic: bool = False) -> Tensor:
+    """Zeros of `shape` with `g` added at `index`; its adjoint is indexing: out_grad[index]."""
+    g = as_tensor(g)
+    data = _scatter(g._data, index, shape, basic)
+    return apply("scatter_add", data, (g,), lambda gg, out, g: (gg[index],), {"index": index})
+
+
+def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Tensors joined along an existing axis; each gets its slice of the gradient back."""
+    parts = _tensors(tensors, "concatenate")
+    try:
+        data = np.concatenate([t._data for t in parts], axis=axis)
+    except ValueError as error:
+        shapes = ", ".join(str(t.shape) for t in parts)
+        raise ValueError(f"concatenate: shapes {shapes} along axis {axis}: {error}") from None
+    ax = axis % data.ndim
+    bounds = np.cumsum([0] + [t.shape[ax] for t in parts]).tolist()
+    slices = [
+        (slice(None),) * ax + (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:])
+    ]
+    return apply(
+        "concatenate",
+        data,
+        tuple(parts),
+        lambda g, out, *inputs: tuple(g[s] for s in slices),
+        {"axis": axis},
+    )
+
+
+def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Tensors joined along a new axis; each gets its slice of the gradient back."""
+    parts = _tensors(tensors, "stack")
+    try:
+        data = np.stack([t._data for t in parts], axis=axis)
+    except ValueError as error:
+        shapes = ", ".join(str(t.shape) for t in parts)
+        raise ValueError(f"stack: shapes {shapes}: {error}") from None
+    ax = axis % data.ndim
+    picks = [(slice(None),) * ax + (i,) for i in range(len(parts))]
+    return apply(
+        "stack",
+        data,
+        tuple(parts),
+        lambda g, out, *inputs: tuple(g[p] for p in picks),
+        {"axis": axis},
+    )
+
+
+def _tensors(tensors: Sequence[ArrayLike], op: str) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not len(tensors):
+        raise ValueError(f"{op} needs a non-empty sequence of tensors")
+    parts = [t if isinstance(t, Tensor) else None for t in tensors]
+    like = next((t for t in parts if t is not None), None)
+    return [t if t is not None else as_tensor(x, like=like) for t, x in zip(parts, tensors)]
+
+
+def zeros_like(x: Tensor) -> Tensor:
+    """A constant tensor of zeros with x's shape and dtype."""
+    return leaf(np.zeros_like(x._data))

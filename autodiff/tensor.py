@@ -1,0 +1,431 @@
+"""The Tensor: a numpy array plus the record of the operation that made it.
+
+A tensor made by an op while grad mode is on and some input requires grad is a *node*:
+it keeps its inputs (`_parents`) and a vector-Jacobian product (`_vjp`) that maps the
+gradient of its result to gradients of its inputs. Everything else is a *leaf*. The
+operators and methods here are one-liners delegating to `autodiff.ops`, where every op's
+forward and backward rule live side by side; the backward pass is in `autodiff.engine`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from autodiff import inplace
+from autodiff.mode import STATE
+
+ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
+
+
+def _released_vjp(*args: Any) -> Any:  # placeholder left behind by backward()
+    raise AssertionError("unreachable: the engine checks for a released graph first")
+
+
+def to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """`data` as a float32 or float64 array, following the contract's dtype rules."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Tensor dtype must be a floating type such as float32; got {dtype}")
+        return np.asarray(data, dtype=dtype)
+    array = np.asarray(data)
+    kind = array.dtype.kind
+    if kind == "f":
+        if array.dtype.type is not np.float64 and array.dtype.type is not np.float32:
+            array = array.astype(np.float64)
+        return array
+    if kind in "biu":
+        return array.astype(np.float64)
+    raise TypeError(
+        f"Tensor data must be real numbers (bool, int or float); got dtype {array.dtype}"
+        + (" (complex numbers are not supported)" if kind == "c" else "")
+    )
+
+
+class Tensor:
+    """An n-dimensional array that records the operations made on it.
+
+    `Tensor(data, requires_grad=False, *, dtype=None, name=None)`: `data` is a Python
+    number, nested list, numpy array or Tensor. Ints and bools become float64; float32
+    and float64 arrays keep their dtype (and are not copied). A Python number gives a
+    0-d tensor, so micrograd-style scalar graphs work as well.
+
+    >>> x = Tensor([1.0, 2.0], requires_grad=True, name="x")
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([2., 4.])
+    """
+
+    __slots__ = (
+        "_data",
+        "grad",
+        "requires_grad",
+        "name",
+        "op",
+        "_parents",
+        "_vjp",
+        "_retain",
+        "_pins",
+        "_frozen",
+        "_meta",
+        "__weakref__",
+    )
+    __array_ufunc__ = None  # numpy defers to our reflected operators: array + tensor works
+
+    def __init__(
+        self,
+        data: ArrayLike,
+        requires_grad: bool = False,
+        *,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        array = to_array(data, dtype)
+        if isinstance(data, Tensor) and array is data._data:
+            array = array.copy()
+        self._data = array
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self.op = ""
+        self._parents: tuple[Tensor, ...] = ()
+        self._vjp: Callable[..., Any] | None = None
+        self._retain = False
+        self._pins = 0
+        self._frozen = False
+        self._meta: dict[str, Any] | None = None
+
+    # ---- storage and properties ----
+
+    @property
+    def data(self) -> np.ndarray:
+        """The values as a numpy array (read-only while a live graph needs them)."""
+        return inplace.guarded_view(self) if self._pins else self._data
+
+    @data.setter
+    def data(self, value: ArrayLike) -> None:
+        if self._pins:
+            if value is self._data or (
+                isinstance(value, inplace.GuardedArray) and value.base is self._data
+            ):
+                return  # `t.data += x` on a pinned tensor already raised; this is a no-op
+            raise inplace._refuse(inplace.describe(self))
+        self._data = to_array(value)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        return self._data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed (differentiable)."""
+        return ops.transpose(self)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded op (inputs, parameters, constants)."""
+        return not self.op
+
+    # ---- autodiff ----
+
+    def backward(self, grad: ArrayLike = None, *, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad.
+
+        `grad` is the gradient of some scalar with respect to this tensor; it defaults to
+        1 for a single-element tensor. Without `retain_graph=True` the graph is released
+        afterwards and a second backward through it raises `RuntimeError`.
+        """
+        engine.backward(self, grad, retain_graph=retain_graph)
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (`grad` becomes None)."""
+        self.grad = None
+
+    def retain_grad(self) -> None:
+        """Ask backward to store this non-leaf tensor's gradient in `.grad` too."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        self._retain = True
+
+    def detach(self) -> Tensor:
+        """A leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor(self._data if not self._frozen else self._data.copy(), name=self.name)
+
+    def numpy(self) -> np.ndarray:
+        """The data as a numpy array (the same as `.data`)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a single-element tensor as a Python float."""
+        if self._data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}")
+        return self._data.item()
+
+    def astype(self, dtype: Any) -> Tensor:
+        """The tensor converted to a floating `dtype` (differentiable)."""
+        return ops.astype(self, dtype)
+
+    # ---- Python protocol ----
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", precision=4, threshold=20)
+        extras = []
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        if self.op:
+            extras.append(f"op={self.op!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self._data.dtype != np.float64:
+            extras.append(f"dtype={self._data.dtype}")
+        return f"Tensor({body}{''.join(', ' + e for e in extras)})"
+
+    def __len__(self) -> int:
+        if not self._data.ndim:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self._data)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    __hash__ = object.__hash__
+
+    # Comparisons give boolean numpy arrays; they are not differentiable.
+    def __eq__(self, other: object) -> np.ndarray:  # type: ignore[override]
+        return self._data == _value(other)
+
+    def __ne__(self, other: object) -> np.ndarray:  # type: ignore[override]
+        return self._data != _value(other)
+
+    def __lt__(self, other: ArrayLike) -> np.ndarray:
+        return self._data < _value(other)
+
+    def __le__(self, other: ArrayLike) -> np.ndarray:
+        return self._data <= _value(other)
+
+    def __gt__(self, other: ArrayLike) -> np.ndarray:
+        return self._data > _value(other)
+
+    def __ge__(self, other: ArrayLike) -> np.ndarray:
+        return self._data >= _value(other)
+
+    # ---- differentiable operators and methods (rules in autodiff.ops) ----
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return ops.pow(self, other)
+
+    def __rpow__(self, other: ArrayLike) -> Tensor:
+        return ops.pow(other, self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Tensor:
+        return ops.leaky_relu(self, slope)
+
+    def clip(self, lo: float | None, hi: float | None) -> Tensor:
+        return ops.clip(self, lo, hi)
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis, keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return ops.transpose(self, *axes)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.log_softmax(self, axis)
+
+    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.logsumexp(self, axis, keepdims)
+
+
+def _value(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
+    """`x` itself if it is a Tensor, else a constant leaf (Python numbers take `like`'s dtype)."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None:
+        if isinstance(x, (int, float)):
+            return leaf(np.asarray(x, dtype=like._data.dtype))
+        array = np.asarray(x)
+        if array.dtype.kind in "biu":  # masks and counts take the other operand's dtype
+            return leaf(array.astype(like._data.dtype))
+    return leaf(to_array(x))
+
+
+def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A leaf around an array that already follows the dtype rules (no checks: internal)."""
+    t = Tensor.__new__(Tensor)
+    t._data = data
+    t.grad = None
+    t.requires_grad = requires_grad
+    t.name = None
+    t.op = ""
+    t._parents = ()
+    t._vjp = None
+    t._retain = False
+    t._pins = 0
+    t._frozen = False
+    t._meta = None
+    return t
+
+
+def apply(
+    op: str,
+    data: Any,
+    parents: tuple[Tensor, ...],
+    vjp: Callable[..., Any],
+    meta: dict[str, Any] | None = None,
+) -> Tensor:
+    """Wrap the forward result `data` of `op`, recording the op when a gradient is wanted.
+
+    `vjp(g, out, *inputs)` receives the gradient `g` of the result, the result `out` and the
+    op's inputs, and returns one gradient per input (None where there is none). Under a
+    first-order backward they are numpy arrays; under `create_graph=True` they are Tensors,
+    so the same formula builds a differentiable graph. `meta` holds the op's arguments
+    worth showing in a drawing (axis, exponent, slope).
+    """
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    out = leaf(data)
+    state = STATE
+    if state.grad_enabled:
+        for p in parents:
+            if p.requires_grad:
+                out.requires_grad = True
+                out.op = op
+                out._parents = parents
+                out._vjp = vjp
+                out._meta = meta
+                for q in parents:
+                    inplace.pin(q)
+                inplace.pin(out)
+                break
+    if state.anomaly:
+        engine.note_creation(out, op)
+    return out
+
+
+def release(node: Tensor) -> None:
+    """Drop what `node` keeps for backward; its inputs become writable and collectable."""
+    if node._vjp is not None and node._vjp is not _released_vjp:
+        for p in node._parents:
+            inplace.unpin(p)
+        inplace.unpin(node)
+        node._vjp = _released_vjp
+        node._parents = ()
+
+
+def _release_on_delete(self: Tensor) -> None:
+    vjp = self._vjp
+    if vjp is not None and vjp is not _released_vjp and sys is not None:
+        for p in self._parents:
+            inplace.unpin(p)
+
+
+Tensor.__del__ = _release_on_delete  # type: ignore[attr-defined]
+
+from autodiff import engine, ops  # noqa: E402  (circular: ops and engine use Tensor)
