@@ -1,0 +1,140 @@
+"""Loss functions of Tensors, each a mean over the batch, built from autodiff ops.
+
+Targets are constants (numpy arrays or Tensors) with the prediction's shape; a (batch,)
+target for a (batch, 1) prediction is taken as a column. Any other mismatch raises
+`ValueError` naming both shapes, never a silent broadcast to (batch, batch).
+The stable losses (`binary_cross_entropy_with_logits`, `cross_entropy`) go through
+`logsumexp` / `log_softmax`, so logits of +-1000 give finite losses and gradients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+from autodiff import Tensor
+
+
+def _prediction(pred: Any) -> Tensor:
+    return pred if isinstance(pred, Tensor) else Tensor(pred)
+
+
+def _target(pred: Tensor, target: Any, loss: str) -> Any:
+    """`target` in `pred`'s shape and dtype (a Tensor stays a Tensor), or a ValueError."""
+    if not isinstance(target, Tensor):
+        target = np.asarray(target, dtype=pred.dtype)
+    shape = target.shape
+    if shape != pred.shape:
+        if pred.ndim == 2 and pred.shape[1] == 1 and shape == pred.shape[:1]:
+            target = target.reshape(pred.shape)
+        else:
+            raise ValueError(
+                f"{loss}: target of shape {shape} does not match the prediction's shape "
+                f"{pred.shape} (a (batch,) target is accepted only for a (batch, 1) prediction)"
+            )
+    return target
+
+
+def binary_cross_entropy(probs: Any, targets: Any, eps: float = 1e-12) -> Tensor:
+    """-mean(t log p + (1 - t) log(1 - p)), with p clipped to [eps, 1 - eps].
+
+    Where p lies outside the clip range the loss does not depend on it, so its gradient
+    there is 0 (the clip op's rule), as the clipped formula says.
+
+    >>> float(binary_cross_entropy(Tensor([[0.5]]), [1.0]).data)  # log 2
+    0.6931471805599453
+    """
+    p = _prediction(probs)
+    t = _target(p, targets, "binary_cross_entropy")
+    hi = 1.0 - eps
+    if p.dtype.type(hi) >= 1:  # 1 - 1e-12 rounds to 1 in float32: use the largest float < 1
+        hi = float(np.nextafter(p.dtype.type(1), p.dtype.type(0)))
+    p = p.clip(eps, hi)
+    if isinstance(t, Tensor):
+        return (p.log() * (-t) + (1 - p).log() * (t - 1)).mean()
+    # the same formula with the constant factors (and the 1/n of the mean) folded together
+    n = max(t.size, 1)
+    return (p.log() * (t * (-1 / n)) + (1 - p).log() * ((t - 1) * (1 / n))).sum()
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Tensor:
+    """binary_cross_entropy(sigmoid(z), t) computed stably from the logits z.
+
+    log sigmoid(z) and log(1 - sigmoid(z)) are the log_softmax of the pair (z, 0), which
+    neither overflows nor loses its gradient (sigmoid(z) - t), even at z = +-1000.
+
+    >>> float(binary_cross_entropy_with_logits(Tensor([[1000.0]]), [0.0]).data)
+    1000.0
+    """
+    z = _prediction(logits)
+    t = _target(z, targets, "binary_cross_entropy_with_logits")
+    log_probs = ad.stack([z, np.zeros_like(z.data)], axis=-1).log_softmax(axis=-1)
+    if isinstance(t, Tensor):
+        weights = ad.stack([t, 1 - t], axis=-1) * (-1 / max(t.size, 1))
+    else:
+        weights = np.stack([t, 1 - t], axis=-1) * (-1 / max(t.size, 1))
+    return (log_probs * weights).sum()
+
+
+def cross_entropy(logits: Any, labels: Any) -> Tensor:
+    """-mean(log_softmax(logits)[i, labels[i]]) for integer class labels.
+
+    `logits` is (batch, classes); `labels` holds integers in [0, classes) with shape
+    (batch,) or (batch, 1).
+
+    >>> round(float(cross_entropy(Tensor([[0.0, 0.0]]), [1]).data), 6)  # log 2
+    0.693147
+    """
+    z = _prediction(logits)
+    if z.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (batch, classes), got shape {z.shape}")
+    y = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    m, classes = z.shape
+    if y.shape not in ((m,), (m, 1)):
+        raise ValueError(
+            f"cross_entropy: labels of shape {y.shape} do not match logits of shape "
+            f"{z.shape} (expected ({m},) or ({m}, 1))"
+        )
+    y = y.reshape(m)
+    if y.dtype.kind not in "iu":
+        if y.dtype.kind not in "fb" or not np.all(y == np.round(y)):
+            raise ValueError(f"cross_entropy: labels must be integer class indices, got {y[:5]}")
+        y = y.astype(np.int64)
+    if m and (y.min() < 0 or y.max() >= classes):
+        raise ValueError(
+            f"cross_entropy: labels must lie in [0, {classes}) for {classes} classes; "
+            f"got values from {y.min()} to {y.max()}"
+        )
+    picks = np.zeros(z.shape, dtype=z.dtype)
+    picks[np.arange(m), y] = -1.0 / m
+    return (z.log_softmax(axis=-1) * picks).sum()
+
+
+def mse_loss(pred: Any, target: Any) -> Tensor:
+    """mean((pred - target)**2) over all elements.
+
+    >>> float(mse_loss(Tensor([1.0, 3.0]), [0.0, 0.0]).data)
+    5.0
+    """
+    p = _prediction(pred)
+    t = _target(p, target, "mse_loss")
+    return ((p - t) ** 2).mean()
+
+
+def l2_penalty(model: Any, lambd: float, m: int) -> Tensor:
+    """lambd / (2 m) * the sum of squared weights, as in the course notes.
+
+    Weights are the parameters with two or more dimensions; biases are left out. `m` is
+    the batch size the data term averages over.
+    """
+    if m <= 0:
+        raise ValueError(f"l2_penalty: m (the batch size) must be positive, got {m}")
+    weights = [p for p in model.parameters() if p.ndim >= 2]
+    if not weights:
+        raise ValueError(f"l2_penalty: {model!r} has no weight matrices to penalise")
+    total = (weights[0] * weights[0]).sum()
+    for w in weights[1:]:
+        total = total + (w * w).sum()
+    return total * (lambd / (2 * m))

@@ -1,0 +1,375 @@
+"""Module, the base of every model, and the small modules without parameters.
+
+A Module finds its parameters by walking its attributes (`vars(self)`, in insertion order),
+recursing into sub-Modules, lists, tuples and dicts, and keeping the Tensors that require
+grad: there is no registration step, so `self.W = Tensor(..., requires_grad=True)` is all
+a custom layer needs. Parameter names are dotted paths (`"layers.0.W"`).
+
+To write a module, subclass `Module` and define `forward`; call the instance, not
+`forward`, so that drawings of the graph (`autodiff.viz`) can show which module made
+each tensor.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+from autodiff import Tensor
+
+RESERVED_PREFIX = "__"  # keys of a saved file that are not parameters ("__architecture__")
+
+
+class Module:
+    """Base class of models and layers: parameters, train/eval mode, state dicts.
+
+    >>> class Scale(Module):
+    ...     def __init__(self):
+    ...         self.w = Tensor([2.0], requires_grad=True)
+    ...     def forward(self, x):
+    ...         return x * self.w
+    >>> m = Scale()
+    >>> [name for name, _ in m.named_parameters()]
+    ['w']
+    >>> m(Tensor([3.0])).item()
+    6.0
+    """
+
+    training: bool = True  # class defaults: subclasses need not call super().__init__()
+    _label: str | None = None  # how drawings name this module's output (set on first call)
+    _path: str | None = None  # dotted path inside the module first called (for messages)
+
+    def forward(self, *inputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *inputs: Any) -> Any:
+        label = self._label
+        if label is None:
+            label = self._name_tree()
+        out = self.forward(*inputs)
+        if type(out) is Tensor and out.op and out.requires_grad:
+            meta = out._meta
+            refs = tuple(weakref.ref(t) for t in inputs if isinstance(t, Tensor))
+            info = {"module": label, "module_inputs": refs}
+            out._meta = {**meta, **info} if meta else info
+        return out
+
+    def _name_tree(self) -> str:
+        """Name unnamed parameters by their dotted path and label every sub-module."""
+        for name, p in self.named_parameters():
+            if p.name is None:
+                p.name = name
+        for path, module in self.named_modules():
+            if path:
+                module._path = path
+                module._label = f"{path}: {module!r}"
+        self._label = repr(self)
+        return self._label
+
+    # ---- walking the attributes ----
+
+    def named_modules(self) -> Iterator[tuple[str, Module]]:
+        """This module (name "") and every sub-module, with dotted names, each once."""
+        seen: set[int] = set()
+        yield from _walk_modules(self, "", seen)
+
+    def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, Tensor) for every tensor that requires grad, each once."""
+        seen: set[int] = set()
+        for path, module in self.named_modules():
+            prefix = path + "." if path else ""
+            for key, value in vars(module).items():
+                if not isinstance(value, Module):
+                    yield from _walk_tensors(value, prefix + key, seen)
+
+    def parameters(self) -> list[Tensor]:
+        """The tensors that require grad, in the order of `named_parameters()`."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of every parameter."""
+        for p in self.parameters():
+            p.grad = None
+
+    # ---- modes ----
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active) for this module and all sub-modules."""
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (dropout is the identity); the same as `train(False)`."""
+        return self.train(False)
+
+    # ---- state ----
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameter name -> a copy of its values."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Copy values into the parameters; names and shapes must match exactly.
+
+        `state` may be a dict or the result of `np.load(path)` on a saved file (keys
+        starting with "__", such as the architecture, are ignored). Raises `ValueError`
+        naming the missing, unexpected or mis-shaped parameters, and changes nothing then.
+        """
+        params = dict(self.named_parameters())
+        keys = [k for k in state.keys() if not k.startswith(RESERVED_PREFIX)]
+        missing = [k for k in params if k not in keys]
+        unexpected = [k for k in keys if k not in params]
+        problems = []
+        if missing:
+            problems.append(f"missing parameters: {', '.join(missing)}")
+        if unexpected:
+            problems.append(f"unexpected parameters: {', '.join(unexpected)}")
+        values = {}
+        for name in keys:
+            if name in params:
+                value = np.asarray(state[name])
+                if value.shape != params[name].shape:
+                    problems.append(
+                        f"{name}: expected shape {params[name].shape}, got {value.shape}"
+                    )
+                values[name] = value
+        if problems:
+            raise ValueError(f"load_state_dict into {self!r} failed; " + "; ".join(problems))
+        for name, value in values.items():
+            p = params[name]
+            p.data = np.array(value, dtype=p.dtype)  # a fresh array: refuses if a graph needs p
+
+    def save(self, path: str | os.PathLike[str]) -> str:
+        """Write the parameters (and, for built-in modules, the architecture) to `.npz`.
+
+        The write is atomic: a crash mid-save leaves any previous file intact. Returns the
+        path written (".npz" is appended when missing, as numpy does).
+        """
+        from nn.serialize import save
+
+        return save(self, path)
+
+    def architecture(self) -> dict[str, Any] | None:
+        """A JSON-able description to rebuild this module, or None when it has none."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _walk_modules(module: Module, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+    if id(module) in seen:
+        return
+    seen.add(id(module))
+    yield path, module
+    prefix = path + "." if path else ""
+    for key, value in vars(module).items():
+        yield from _walk_containers(value, prefix + key, seen)
+
+
+def _walk_containers(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+    if isinstance(value, Module):
+        yield from _walk_modules(value, path, seen)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, (Module, list, tuple, dict)):
+                yield from _walk_containers(item, f"{path}.{i}", seen)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (Module, list, tuple, dict)):
+                yield from _walk_containers(item, f"{path}.{key}", seen)
+
+
+def _walk_tensors(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Tensor]]:
+    """Tensors requiring grad inside `value`, stopping at Modules (walked on their own)."""
+    if isinstance(value, Tensor):
+        if value.requires_grad and id(value) not in seen:
+            seen.add(id(value))
+            yield path, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, (Tensor, list, tuple, dict)):
+                yield from _walk_tensors(item, f"{path}.{i}", seen)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (Tensor, list, tuple, dict)):
+                yield from _walk_tensors(item, f"{path}.{key}", seen)
+
+
+# ---- activations by name ----
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor] | None] = {
+    "relu": ad.relu,
+    "tanh": ad.tanh,
+    "sigmoid": ad.sigmoid,
+    "leaky_relu": ad.leaky_relu,
+    "softmax": ad.softmax,
+    "identity": None,
+}
+RELU_FAMILY = ("relu", "leaky_relu")
+
+
+def activation_fn(name: str | None) -> Callable[[Tensor], Tensor] | None:
+    """The op for an activation name (None and "identity" give None: no op at all)."""
+    if name is None:
+        return None
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of {', '.join(map(repr, ACTIVATIONS))}"
+        ) from None
+
+
+# ---- modules without parameters ----
+
+
+class Sequential(Module):
+    """Modules applied one after the other; `layers` holds them (names "layers.0.W")."""
+
+    def __init__(self, *modules: Module) -> None:
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(m).__name__}, not a Module")
+        self.layers = list(modules)
+
+    def forward(self, x: Any) -> Any:
+        for module in self.layers:
+            x = module(x)
+        return x
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.layers)
+
+    def architecture(self) -> dict[str, Any] | None:
+        if type(self) is not Sequential:
+            return None
+        parts = [m.architecture() for m in self.layers]
+        if any(p is None for p in parts):
+            return None
+        return {"type": "Sequential", "modules": parts}
+
+    def __repr__(self) -> str:
+        return f"Sequential({', '.join(map(repr, self.layers))})"
+
+
+class Dropout(Module):
+    """Inverted dropout: zero each input with probability `p`, scale the rest by 1/(1-p).
+
+    The identity in eval mode, so nothing changes at test time. `seed` makes the masks
+    reproducible.
+
+    >>> d = Dropout(0.5, seed=0).eval()
+    >>> d(Tensor([1.0, 2.0])).data
+    array([1., 2.])
+    """
+
+    def __init__(self, p: float = 0.5, *, seed: int | None = None) -> None:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.rng = np.random.default_rng(seed)
+
+    def _draw_mask(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Which elements to keep (True) for one forward pass."""
+        return self.rng.random(shape) >= self.p
+
+    def forward(self, x: Any) -> Any:
+        if not self.training or self.p == 0.0:
+            return x
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        keep = np.asarray(self._draw_mask(x.shape), dtype=x.dtype)
+        return ad.mul(x, keep * (1.0 / (1.0 - self.p)))
+
+    def architecture(self) -> dict[str, Any] | None:
+        return {"type": "Dropout", "p": self.p} if type(self) is Dropout else None
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.p:g})"
+
+
+class _Activation(Module):
+    _fn: Callable[[Tensor], Tensor]
+
+    def forward(self, x: Any) -> Tensor:
+        return type(self)._fn(x)
+
+    def architecture(self) -> dict[str, Any] | None:
+        return {"type": type(self).__name__} if type(self) in _BUILTIN_ACTIVATIONS else None
+
+
+class ReLU(_Activation):
+    """max(x, 0) elementwise."""
+
+    _fn = staticmethod(ad.relu)
+
+
+class Tanh(_Activation):
+    """tanh(x) elementwise."""
+
+    _fn = staticmethod(ad.tanh)
+
+
+class Sigmoid(_Activation):
+    """1 / (1 + e**-x) elementwise."""
+
+    _fn = staticmethod(ad.sigmoid)
+
+
+class Identity(_Activation):
+    """Returns its input unchanged."""
+
+    _fn = staticmethod(_identity)
+
+
+class LeakyReLU(_Activation):
+    """x where x > 0, else slope * x."""
+
+    def __init__(self, slope: float = 0.01) -> None:
+        self.slope = float(slope)
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.leaky_relu(x, self.slope)
+
+    def architecture(self) -> dict[str, Any] | None:
+        return {"type": "LeakyReLU", "slope": self.slope} if type(self) is LeakyReLU else None
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU({self.slope:g})"
+
+
+class Softmax(_Activation):
+    """exp(x) / sum(exp(x)) along `axis` (default: the last)."""
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = int(axis)
+
+    def forward(self, x: Any) -> Tensor:
+        return ad.softmax(x, self.axis)
+
+    def architecture(self) -> dict[str, Any] | None:
+        return {"type": "Softmax", "axis": self.axis} if type(self) is Softmax else None
+
+    def __repr__(self) -> str:
+        return f"Softmax(axis={self.axis})" if self.axis != -1 else "Softmax()"
+
+
+_BUILTIN_ACTIVATIONS = (ReLU, Tanh, Sigmoid, Identity, LeakyReLU, Softmax)

@@ -1,0 +1,156 @@
+"""Optimizers with PyTorch's update rules: SGD (momentum, weight decay), Adam, RMSProp.
+
+Each `step()` updates every parameter that has a gradient, one vectorised numpy update
+per parameter, writing its data in place (so float32 parameters stay float32 and
+nothing is reallocated). A parameter that a live graph still needs (a forward whose
+backward has not run, or `backward(retain_graph=True)`) is refused with an
+`InplaceModificationError` naming it, rather than silently corrupting that graph.
+
+To write an optimizer, subclass `Optimizer` and define `_update(i, p, g)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from autodiff import InplaceModificationError, Tensor
+
+
+class Optimizer:
+    """Holds the parameters; `zero_grad()` forgets their gradients, `step()` updates them."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__} got an empty list of parameters")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {i} must be a Tensor with "
+                    f"requires_grad=True, got {p!r:.60}"
+                )
+        if lr < 0:
+            raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {lr}")
+        self.lr = lr
+        self.weight_decay = weight_decay
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of every parameter (`grad` becomes None)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        wd = self.weight_decay
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            if wd:
+                g = g + wd * p._data
+            data = p.data  # the raw array, or a read-only guarded view while a graph needs p
+            if type(data) is not np.ndarray:
+                raise InplaceModificationError(
+                    f"{type(self).__name__}.step(): parameter {p.name or i!r} is still needed "
+                    "by a live graph (a forward whose backward has not run, or "
+                    "backward(retain_graph=True)); updating it would corrupt that graph's "
+                    "gradients. Call backward() (without retain_graph) or drop the graph first."
+                )
+            self._update(i, data, g)
+
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} parameters)"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: g += wd p; v = momentum v + g; p -= lr v.
+
+    >>> w = Tensor([1.0, 2.0], requires_grad=True)
+    >>> (w * w).sum().backward()
+    >>> SGD([w], lr=0.1).step()
+    >>> w.data
+    array([0.8, 1.6])
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.momentum = momentum
+        self.velocity = [np.zeros_like(p._data) for p in self.params] if momentum else None
+
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+        if self.velocity is not None:
+            v = self.velocity[i]
+            v *= self.momentum
+            v += g
+            g = v
+        data -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam with bias correction (PyTorch's rule):
+    m = b1 m + (1-b1) g; v = b2 v + (1-b2) g**2;
+    p -= lr * (m / (1-b1**t)) / (sqrt(v / (1-b2**t)) + eps), t counting this parameter's steps.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.betas = betas
+        self.eps = eps
+        self.m = [np.zeros_like(p._data) for p in self.params]
+        self.v = [np.zeros_like(p._data) for p in self.params]
+        self.t = [0] * len(self.params)
+
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+        b1, b2 = self.betas
+        self.t[i] = t = self.t[i] + 1
+        m, v = self.m[i], self.v[i]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        denom = np.sqrt(v / (1 - b2**t))
+        denom += self.eps
+        data -= (self.lr / (1 - b1**t)) * m / denom
+
+
+class RMSProp(Optimizer):
+    """RMSProp (PyTorch's rule): v = alpha v + (1-alpha) g**2; p -= lr g / (sqrt(v) + eps)."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr, weight_decay)
+        self.alpha = alpha
+        self.eps = eps
+        self.v = [np.zeros_like(p._data) for p in self.params]
+
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+        v = self.v[i]
+        v *= self.alpha
+        v += (1 - self.alpha) * (g * g)
+        denom = np.sqrt(v)
+        denom += self.eps
+        data -= self.lr * g / denom

@@ -1,0 +1,202 @@
+"""`fit`: the training loop (mini-batches, loss, backward, optimizer step) and its History.
+
+>>> import nn
+>>> X, y = nn.data.make_moons(64, noise=0.1, seed=0)
+>>> model = nn.MLP([2, 8, 1], activation="tanh", output="sigmoid", seed=0)
+>>> opt = nn.optim.Adam(model.parameters(), lr=0.01)
+>>> h = nn.fit(model, X, y, loss="bce", optimizer=opt, epochs=3, progress=False)
+>>> len(h.loss), len(h.accuracy)
+(3, 3)
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from autodiff import Tensor
+from nn.data import batches
+from nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l2_penalty,
+    mse_loss,
+)
+from nn.module import Module
+
+LOSSES: dict[str, Callable[[Tensor, Any], Tensor]] = {
+    "bce": binary_cross_entropy,
+    "bce_with_logits": binary_cross_entropy_with_logits,
+    "mse": mse_loss,
+    "cross_entropy": cross_entropy,
+}
+
+
+@dataclass
+class History:
+    """Per-epoch records of a `fit`: the mean training loss and the training accuracy.
+
+    Both are measured on the batches as they were trained on (before each step, with
+    dropout active); `accuracy` holds None per epoch for "mse" and callable losses.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        if not self.loss:
+            return "History(0 epochs)"
+        acc = self.accuracy[-1]
+        tail = f", final accuracy {acc:.4f}" if acc is not None else ""
+        return f"History({len(self.loss)} epochs, final loss {self.loss[-1]:.4g}{tail})"
+
+
+def fit(
+    model: Module,
+    X: Any,
+    y: Any,
+    *,
+    loss: str | Callable[[Tensor, Any], Tensor],
+    optimizer: Any,
+    epochs: int,
+    batch_size: int | None = None,
+    l2: float = 0.0,
+    progress: bool = True,
+    seed: int | None = None,
+) -> History:
+    """Train `model` on rows `X` with targets `y`; returns the per-epoch `History`.
+
+    `loss` is "bce" (the model outputs probabilities), "bce_with_logits", "mse",
+    "cross_entropy" (integer labels) or a callable `(prediction, y_batch) -> Tensor`.
+    `batch_size=None` trains on the whole set each step (full-batch gradient descent);
+    otherwise batches are reshuffled every epoch from `seed`. `l2` adds
+    `l2_penalty(model, l2, batch size)`. A progress bar shows on a terminal unless
+    `progress=False`. If the loss turns NaN or inf, training stops with a
+    `FloatingPointError` naming the epoch. The model is left in the mode it was in.
+    """
+    loss_fn, kind = _loss_function(loss)
+    X, y = _check_data(model, X, y, kind)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    n = len(X)
+    shuffle = batch_size is not None and batch_size < n
+    rng = np.random.default_rng(seed)
+    history = History()
+    was_training = model.training
+    model.train()
+    show = progress and _on_terminal()
+    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not show, leave=True)
+    try:
+        for epoch in bar:
+            total, correct, counted = 0.0, 0, 0
+            for step, (xb, yb) in enumerate(batches(X, y, batch_size, shuffle=shuffle, seed=rng)):
+                optimizer.zero_grad()
+                out = model(xb)
+                cost = loss_fn(out, yb)
+                if l2:
+                    cost = cost + l2_penalty(model, l2, len(xb))
+                value = float(cost._data)
+                if not math.isfinite(value):
+                    raise FloatingPointError(
+                        f"fit: the loss became {value} at epoch {epoch + 1} of {epochs} "
+                        f"(batch {step + 1}): training diverged. Try a lower learning rate "
+                        f"(the optimizer has lr={getattr(optimizer, 'lr', '?')})."
+                    )
+                cost.backward()
+                optimizer.step()
+                total += value * len(xb)
+                if kind is not None:
+                    hits, count = _correct(kind, out._data, yb)
+                    correct += hits
+                    counted += count
+            history.loss.append(total / n)
+            history.accuracy.append(correct / counted if kind is not None else None)
+            if show:
+                shown = {"loss": f"{history.loss[-1]:.4f}"}
+                if kind is not None:
+                    shown["acc"] = f"{history.accuracy[-1]:.3f}"
+                bar.set_postfix(shown, refresh=False)
+    finally:
+        bar.close()
+        model.train(was_training)
+    return history
+
+
+def _on_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _loss_function(loss: Any) -> tuple[Callable[[Tensor, Any], Tensor], str | None]:
+    """The loss callable, and the kind of accuracy to record (None: no accuracy)."""
+    if callable(loss):
+        return loss, None
+    if loss not in LOSSES:
+        raise ValueError(f"fit: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[loss], None if loss == "mse" else loss
+
+
+def _layers(model: Module) -> list[tuple[str, Module]]:
+    """(path, module) of the model's Dense layers in order."""
+    from nn.layers import Dense
+
+    return [(p, m) for p, m in model.named_modules() if isinstance(m, Dense)]
+
+
+def _describe(path: str, layer: Any) -> str:
+    what = f"Dense {layer.in_features}->{layer.out_features}"
+    return f"{path} ({what})" if path else what
+
+
+def _check_data(model: Module, X: Any, y: Any, kind: str | None) -> tuple[np.ndarray, np.ndarray]:
+    params = model.parameters()
+    dtype = params[0].dtype if params else np.float64
+    X = np.asarray(X.data if isinstance(X, Tensor) else X, dtype=dtype)
+    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    layers = _layers(model)
+    first = f"input of {_describe(*layers[0])}" if layers else "input"
+    last = f"the output layer {_describe(*layers[-1])}" if layers else "the model"
+    if X.ndim != 2:
+        raise ValueError(f"fit: X must be (samples, features) for the {first}, got shape {X.shape}")
+    if layers and X.shape[1] != layers[0][1].in_features:
+        raise ValueError(
+            f"fit: {first} expects shape (batch, {layers[0][1].in_features}), "
+            f"got X of shape {X.shape}"
+        )
+    if y.ndim == 0 or len(y) != len(X):
+        raise ValueError(
+            f"fit: y has shape {y.shape} but X has {len(X)} rows: need one target per row "
+            f"(expected shape ({len(X)},) or ({len(X)}, outputs) for {last})"
+        )
+    if not np.isfinite(X).all():
+        row = int(np.argwhere(~np.isfinite(X))[0][0])
+        raise ValueError(
+            f"fit: X holds non-finite values (first in row {row}: {X[row]}); "
+            f"{first}, X of shape {X.shape}"
+        )
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"fit: y holds non-finite values; y of shape {y.shape}")
+    if kind in ("bce", "bce_with_logits") and y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(
+            f"fit: loss {kind!r} needs targets in [0, 1], got values from {y.min()} to "
+            f"{y.max()} (for class labels use loss='cross_entropy')"
+        )
+    return X, y
+
+
+def _correct(kind: str, out: np.ndarray, yb: np.ndarray) -> tuple[int, int]:
+    """(number right, number judged) for one batch of outputs."""
+    if kind == "cross_entropy":
+        return int((out.argmax(axis=-1) == yb.reshape(-1)).sum()), len(out)
+    threshold = 0.5 if kind == "bce" else 0.0
+    target = yb.reshape(out.shape) > 0.5
+    return int(((out > threshold) == target).sum()), out.size
