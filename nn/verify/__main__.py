@@ -1,0 +1,8 @@
+"""`python -m nn.verify FILE:FUNCTION --layers 2,10,10,1 --activations relu,relu,sigmoid`."""
+
+import sys
+
+from nn.verify.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
