@@ -397,6 +397,8 @@ def compute_cost_with_regularization(
 ) -> float:
     """``J = compute_cost(AL, Y) + lambd / (2m) * sum_l sum(W{l}^2)`` (biases are not penalized)."""
     AL, Y = _check_output(AL, Y)
+    if lambd < 0:
+        raise ValueError(f"lambd must be >= 0, got {lambd}")
     L = _num_layers(parameters)
     m = AL.shape[1]
     squares = sum(float(np.sum(_layer_params(parameters, l)[0] ** 2)) for l in range(1, L + 1))
@@ -472,6 +474,8 @@ def linear_backward(dZ: object, cache: tuple) -> tuple[np.ndarray, np.ndarray, n
     ``dW = dZ A_prev^T / m``, ``db = sum over columns of dZ / m``, ``dA_prev = W^T dZ``.
     Returns ``(dA_prev, dW, db)``.
     """
+    if not isinstance(cache, tuple | list) or len(cache) != 3:
+        raise ValueError("linear_backward: cache must be (A_prev, W, b)")
     A_prev, W, b = (_as_float(a, n) for a, n in zip(cache, ("A_prev", "W", "b"), strict=True))
     _check_linear(A_prev, W, b, None)
     dZ = _as_float(dZ, "dZ")
@@ -490,6 +494,12 @@ def linear_activation_backward(
     """``dZ = dA * g'(Z)``, then :func:`linear_backward`; ``cache = ((A_prev, W, b), Z)``."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+    if (
+        not isinstance(cache, tuple | list)
+        or len(cache) not in (2, 3)
+        or not isinstance(cache[0], tuple | list)
+    ):
+        raise ValueError("linear_activation_backward: cache must be ((A_prev, W, b), Z)")
     linear_cache, Z = cache[0], cache[1]
     return linear_backward(_ACTIVATION_BACKWARD[activation](dA, Z), linear_cache)
 
