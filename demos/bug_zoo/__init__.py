@@ -10,6 +10,7 @@ MODULES = [
     "tanh_derivative_at_z",
     "tanh_derivative_for_sigmoid_output",
     "dal_bracket",
+    "seed_000_as_posted",
     "relu_derivative_in_place",
     "derivative_of_upstream",
     "db_from_upstream",

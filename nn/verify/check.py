@@ -245,7 +245,31 @@ def _explain(analysed: list[Outcome], activations, loss):
             whole = variant
         for k in differs & fits:
             per_name.setdefault(k, variant)
+    if whole is None:
+        whole = next(
+            (
+                v
+                for v in variants.pairs(activations, loss)
+                if _fits_all(usable, v, activations, loss)
+            ),
+            None,
+        )
     return whole, per_name
+
+
+def _fits_all(usable: list[Outcome], variant: variants.Variant, activations, loss) -> bool:
+    """Does `variant` reproduce every gradient the user returned, in every case, while
+    differing from the truth somewhere?"""
+    differs = False
+    for o in usable:
+        c = o.case
+        grads = variants.backward(c.X, c.Y, c.parameters, activations, loss, variant)
+        if not _fits(o, grads, list(o.true)):
+            return False
+        differs = differs or any(
+            _comparable(o, k) and not diagnose.close(grads[k], o.true[k], o.tol(k)) for k in o.true
+        )
+    return differs
 
 
 def _forward_cause(analysed: list[Outcome], activations: Sequence[str]) -> tuple[str, str] | None:

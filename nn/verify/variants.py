@@ -173,3 +173,25 @@ def candidates(activations: Sequence[str], loss: str) -> Iterator[Variant]:
                 f"dAL is computed as {formula} instead of -(Y/A - (1-Y)/(1-A))",
                 dal=formula,
             )
+
+
+def combine(a: Variant, b: Variant) -> Variant:
+    """Both mistakes at once (a wrong dAL on top of a wrong derivative, say)."""
+    return Variant(
+        f"{a.label} + {b.label}",
+        f"two mistakes: {a.explain}; and {b.explain}",
+        derivative={**a.derivative, **b.derivative},
+        dal=a.dal or b.dal,
+        on_upstream=a.on_upstream | b.on_upstream,
+        db_from_upstream=a.db_from_upstream | b.db_from_upstream,
+        masked_input=a.masked_input | b.masked_input,
+    )
+
+
+def pairs(activations: Sequence[str], loss: str) -> Iterator[Variant]:
+    """A wrong dAL combined with each other single mistake."""
+    singles = list(candidates(activations, loss))
+    for dal in (v for v in singles if v.dal):
+        for other in singles:
+            if not other.dal:
+                yield combine(dal, other)

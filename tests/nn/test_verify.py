@@ -30,6 +30,7 @@ ZOO = {
     "tanh_derivative_at_z": (ALL3, "tanh derivative taken at Z"),
     "tanh_derivative_for_sigmoid_output": (ALL4, "tanh derivative in a sigmoid layer"),
     "dal_bracket": (ALL4, "wrong dAL"),
+    "seed_000_as_posted": (ALL4, "wrong dAL + 1 - Z**2 as every layer's derivative"),
     "relu_derivative_in_place": (["dW3", "dW2"], "A_prev overwritten in place"),
     "derivative_of_upstream": (ALL3, "derivative applied to dA"),
     "db_from_upstream": (["db3", "db2", "db1"], "db summed from dA"),
