@@ -22,6 +22,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor
 
+_ref = weakref.ref
 RESERVED_PREFIX = "__"  # keys of a saved file that are not parameters ("__architecture__")
 
 
@@ -53,10 +54,12 @@ class Module:
             label = self._name_tree()
         out = self.forward(*inputs)
         if type(out) is Tensor and out.op and out.requires_grad:
+            refs = tuple([_ref(t) for t in inputs if isinstance(t, Tensor)])
             meta = out._meta
-            refs = tuple(weakref.ref(t) for t in inputs if isinstance(t, Tensor))
-            info = {"module": label, "module_inputs": refs}
-            out._meta = {**meta, **info} if meta else info
+            if meta:
+                out._meta = {**meta, "module": label, "module_inputs": refs}
+            else:
+                out._meta = {"module": label, "module_inputs": refs}
         return out
 
     def _name_tree(self) -> str:
