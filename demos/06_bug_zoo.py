@@ -65,10 +65,12 @@ def verdict(costs: list[str]) -> str:
     if costs[-1].startswith("crashed"):
         return "the training loop crashes"
     numbers = [float(c) for c in costs]
-    if not np.isfinite(numbers[-1]) or numbers[-1] > numbers[0]:
+    if not np.isfinite(numbers[-1]):
         return "the cost diverges"
-    if numbers[-1] > 0.6 or abs(numbers[-1] - numbers[2]) < 0.01:
-        return "the cost freezes: training stalls"
+    if abs(numbers[-1] - numbers[2]) < 0.01:
+        return f"the cost freezes near {numbers[-1]:.2f}: training stalls"
+    if numbers[-1] > numbers[0]:
+        return "the cost diverges"
     return "the cost still falls: the bug hides from the loss curve, not from the checker"
 
 
