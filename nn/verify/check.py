@@ -479,7 +479,9 @@ def _in_order(names: Iterable[str]) -> list[str]:
 def assert_backprop(grads_fn: GradsFn, **options: Any) -> Report:
     """`check_backprop` for a pytest suite: raise AssertionError with the diagnosis.
 
-    Takes the same keyword arguments; returns the report when everything matches.
+    Takes the same keyword arguments; returns the report when everything matches. It
+    runs hypothesis itself, so call it from a plain test; inside a `@given` test add
+    `suppress_health_check=[HealthCheck.nested_given]` to that test's settings.
     """
     report = check_backprop(grads_fn, **options)
     if not report.ok:
