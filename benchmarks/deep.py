@@ -1,15 +1,17 @@
 """Deep graph: forward and backward of a long chain of scalar ops, time and peak memory.
 
-Peak memory is the process's maximum resident set size (`resource.getrusage`), so each
-measurement runs in a fresh interpreter: `python -m benchmarks.deep --ops N --system S`
-prints one JSON line. `measure()` starts that process and reads the line back.
-tracemalloc would be exact but is far too slow with a million objects alive.
+Peak memory is the process's maximum resident set size (VmHWM on Linux, else
+`resource.getrusage`), so each measurement runs in a fresh interpreter:
+`python -m benchmarks.deep --ops N --system S` prints one JSON line, and `measure()`
+starts that process and reads the line back. tracemalloc would be exact but is far too
+slow with a million objects alive.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -17,10 +19,25 @@ import time
 from typing import Any
 
 N_OPS = 1_000_000
-SCALE, SHIFT = 1.0001, 0.001
+# The per-op chain's ops; a smaller shift keeps the gradient a normal float over 10**6
+# ops (with +0.001 it decays to a subnormal, 2.5e-323, which checks nothing).
+SCALE, SHIFT = 1.0001, 1e-6
 
 
-def _maxrss_bytes() -> int:
+def _peak_rss_bytes() -> int:
+    """This process's peak resident set size so far.
+
+    On Linux, `ru_maxrss` survives fork and exec: a child started from a big parent
+    reports the parent's size as its own peak. VmHWM in /proc/self/status is the
+    high-water mark of this process's own memory, so it is preferred where it exists.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024  # Linux reports KiB
 
@@ -38,6 +55,29 @@ def _chain(x: Any, n_ops: int, tanh: Any) -> Any:
     return y
 
 
+def expected_grad(x0: float, n_ops: int) -> float:
+    """d(chain)/dx at x0 with Python floats and the chain rule written out."""
+    x, saved = x0, []
+    for i in range(n_ops):
+        k = i % 3
+        if k == 0:
+            x *= SCALE
+        elif k == 1:
+            x += SHIFT
+        else:
+            x = math.tanh(x)
+            saved.append(x)
+    g = 1.0
+    for i in range(n_ops - 1, -1, -1):
+        k = i % 3
+        if k == 0:
+            g *= SCALE
+        elif k == 2:
+            t = saved.pop()
+            g *= 1 - t * t
+    return g
+
+
 def run(system: str, n_ops: int) -> dict[str, Any]:
     """Build the chain on a 0-d tensor, backpropagate, report seconds and bytes."""
     if system == "autodiff":
@@ -53,14 +93,15 @@ def run(system: str, n_ops: int) -> dict[str, Any]:
         tanh = torch.tanh
     else:
         raise ValueError(f"unknown system {system!r}; expected autodiff or torch")
-    base = _maxrss_bytes()
+    base = _peak_rss_bytes()
     wall, cpu = time.perf_counter(), time.process_time()
     y = _chain(x, n_ops, tanh)
     forward, forward_cpu = time.perf_counter() - wall, time.process_time() - cpu
     wall, cpu = time.perf_counter(), time.process_time()
     y.backward()
     backward, backward_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak = _maxrss_bytes()
+    peak = _peak_rss_bytes()
+    grad, want = float(x.grad), expected_grad(0.3, n_ops)
     return {
         "system": system,
         "ops": n_ops,
@@ -72,7 +113,8 @@ def run(system: str, n_ops: int) -> dict[str, Any]:
         "total_cpu_s": forward_cpu + backward_cpu,
         "peak_rss_bytes": peak,
         "graph_bytes": peak - base,
-        "grad": float(x.grad),
+        "grad": grad,
+        "grad_rel_err": abs(grad - want) / abs(want),
     }
 
 
