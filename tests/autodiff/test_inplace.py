@@ -1,0 +1,183 @@
+"""In-place writes to data a live graph still needs: never silently wrong gradients.
+
+The classic: a hand-written derivative helper that overwrites the cached activations,
+`def relu_deriv(z): z[z > 0] = 1; z[z <= 0] = 0; return z`, called on a tensor's `.data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+from autodiff import Tensor
+
+
+def relu_deriv(z: np.ndarray) -> np.ndarray:
+    z[z > 0] = 1
+    z[z <= 0] = 0
+    return z
+
+
+def _layer() -> tuple[Tensor, Tensor, Tensor]:
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, name="W")
+    x = Tensor(rng.standard_normal((4, 2)))
+    Z = x @ W.T
+    return W, Z, Z.tanh().sum()
+
+
+def _raises_at_write_or_backward(write: Callable[[], object], loss: Tensor, label: str) -> str:
+    """Run `write`; if it did not raise, backward must. Returns the error message."""
+    with pytest.raises(RuntimeError) as info:
+        write()
+        loss.backward()
+    message = str(info.value)
+    assert label in message, message
+    return message
+
+
+def test_relu_deriv_on_cached_activations_raises_naming_the_tensor():
+    W, Z, loss = _layer()
+    Z.name = "Z1"
+    message = _raises_at_write_or_backward(lambda: relu_deriv(Z.data), loss, "'Z1'")
+    assert "in-place" in message
+    assert isinstance(_error_of(lambda: relu_deriv(Z.data)), ad.InplaceModificationError)
+
+
+def _error_of(fn: Callable[[], object]) -> BaseException | None:
+    try:
+        fn()
+    except BaseException as error:  # noqa: BLE001 - returned to the caller
+        return error
+    return None
+
+
+def test_unnamed_tensor_is_named_by_op_and_shape():
+    W, Z, loss = _layer()
+    _raises_at_write_or_backward(lambda: Z.data.fill(0.0), loss, "matmul with shape (4, 3)")
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda d: d.__setitem__((0, 0), 5.0),
+        lambda d: d.__setitem__(Ellipsis, 0.0),
+        lambda d: np.multiply(d, 2.0, out=d),
+        lambda d: np.add.at(d, (0, 0), 1.0),
+        lambda d: d.__imul__(2.0),
+        lambda d: d.sort(axis=0),
+        lambda d: d.fill(1.0),
+        lambda d: d.put([0], [3.0]),
+        lambda d: np.copyto(d, 0.0),
+        lambda d: np.putmask(d, d > 0, 0.0),
+        lambda d: np.place(d, d > 0, [0.0]),
+        lambda d: d[0].__setitem__(0, 9.0),
+        lambda d: d.T.__setitem__((0, 0), 9.0),
+        lambda d: d.reshape(-1).__setitem__(0, 9.0),
+    ],
+    ids=["item", "ellipsis", "ufunc-out", "ufunc-at", "imul", "sort", "fill", "put", "copyto",
+         "putmask", "place", "row-view", "transposed-view", "reshaped-view"],  # fmt: skip
+)
+def test_every_kind_of_in_place_write_is_caught(write):
+    W, Z, loss = _layer()
+    _raises_at_write_or_backward(lambda: write(Z.data), loss, "shape (4, 3)")
+    _raises_at_write_or_backward(lambda: write(W.data), loss, "'W'")
+
+
+def test_augmented_assignment_on_data_attribute_is_caught():
+    W, Z, loss = _layer()
+
+    def scale() -> None:
+        W.data *= 0.5
+
+    _raises_at_write_or_backward(scale, loss, "'W'")
+
+
+def test_replacing_data_of_a_needed_tensor_is_caught():
+    W, Z, loss = _layer()
+
+    def replace() -> None:
+        W.data = np.zeros((3, 2))
+
+    _raises_at_write_or_backward(replace, loss, "'W'")
+
+
+def test_write_through_the_original_array_is_caught_or_harmless():
+    data = np.array([1.0, 2.0])
+    x = Tensor(data, requires_grad=True)
+    loss = (x * x).sum()
+    try:
+        data[0] = 10.0
+        loss.backward()
+    except (RuntimeError, ValueError):
+        return  # refused: fine
+    # Not refused: then the tensor kept its own copy and the gradient is the right one.
+    np.testing.assert_array_equal(x.grad, 2 * x.data)
+    assert loss.item() == (x.data**2).sum()
+
+
+def test_a_copy_of_data_is_free_to_change():
+    W, Z, loss = _layer()
+    expected_before = Z.data.copy()
+    dZ = relu_deriv(Z.data.copy())  # the fix the error message suggests
+    assert set(np.unique(dZ)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(Z.data, expected_before)
+    loss.backward()
+    assert W.grad is not None
+
+
+def test_data_reads_behave_like_arrays():
+    W, Z, loss = _layer()
+    d = Z.data
+    np.testing.assert_allclose(d * 2, Z.data * 2)
+    assert type(d + 1) is not type(None) and float((d * 0).sum()) == 0.0
+    assert np.tanh(d).shape == (4, 3)
+
+
+def test_parameter_updates_after_backward_keep_working():
+    rng = np.random.default_rng(1)
+    W = Tensor(rng.standard_normal((3, 2)), requires_grad=True, name="W")
+    b = Tensor(np.zeros(3), requires_grad=True, name="b")
+    x = rng.standard_normal((5, 2))
+    losses = []
+    for _ in range(20):
+        loss = (ad.linear(x, W, b).tanh() ** 2).mean()
+        loss.backward()
+        losses.append(loss.item())
+        W.data -= 0.5 * W.grad  # the optimizer step, in place
+        b.data[...] -= 0.5 * b.grad
+        W.zero_grad()
+        b.zero_grad()
+    assert losses[-1] < losses[0]
+
+
+def test_writes_allowed_once_the_graph_is_dropped_without_backward():
+    W, Z, loss = _layer()
+    del Z, loss
+    W.data[0, 0] = 1.0  # nothing needs W any more
+    assert W.data[0, 0] == 1.0
+
+
+def test_retained_graph_keeps_protecting_its_data():
+    W, Z, loss = _layer()
+    loss.backward(retain_graph=True)
+    with pytest.raises(ad.InplaceModificationError):
+        W.data[0, 0] = 1.0
+    g_first = W.grad.copy()
+    W.zero_grad()
+    loss.backward()  # the same gradients again: nothing was changed
+    np.testing.assert_array_equal(W.grad, g_first)
+    W.data[0, 0] = 1.0  # released now
+
+
+def test_gradients_are_right_after_a_refused_write():
+    x = Tensor([1.0, -2.0, 3.0], requires_grad=True, name="x")
+    y = x.relu()
+    loss = (y * y).sum()
+    with pytest.raises(ad.InplaceModificationError, match="'x'"):
+        x.data[x.data < 0] = 7.0
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0, 6.0])
