@@ -32,9 +32,12 @@ def timing_table(results: list[CaseResult]) -> list[str]:
                 system + (" (baseline)" if system == case.baseline else ""),
                 f"{_number(r.shown(system))} {case.unit}",
                 "" if ratio is None else f"{ratio:.2f}",
+                f"{100 * r.gc_share(system):.0f}%",
                 f"{len(r.times[system])} x {r.reps[system]}",
             ])  # fmt: skip
-    return _table(["benchmark", "system", "median", "ratio to baseline", "rounds x calls"], rows)
+    header = ["benchmark", "system", "median", "ratio to baseline", "of which gc",
+              "rounds x calls"]  # fmt: skip
+    return _table(header, rows)
 
 
 def deep_table(deep: list[dict[str, Any]]) -> list[str]:
