@@ -103,9 +103,7 @@ def _mlp_parameters(
         W = draw(hnp.arrays(dtype, (fan_out, fan_in), elements=unit))
         # Weights scaled by 1/sqrt(fan_in) keep the activations out of saturation.
         params[f"W{layer}"] = (W / np.sqrt(fan_in)).astype(dtype)
-        params[f"b{layer}"] = draw(hnp.arrays(dtype, (fan_out, 1), elements=unit)) * dtype.type(
-            0.5
-        )
+        params[f"b{layer}"] = draw(hnp.arrays(dtype, (fan_out, 1), elements=unit)) * dtype.type(0.5)
     return params
 
 

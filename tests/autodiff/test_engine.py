@@ -445,7 +445,9 @@ def programs(draw: Any):
             j = draw(st.one_of(st.just(i), st.integers(0, available - 1)))
             steps.append((op, i, j))
         else:
-            steps.append((draw(st.sampled_from(sorted(UNARY))), draw(st.integers(0, available - 1)), -1))
+            steps.append(
+                (draw(st.sampled_from(sorted(UNARY))), draw(st.integers(0, available - 1)), -1)
+            )
     return steps
 
 
@@ -465,7 +467,9 @@ def run_program(steps: list[tuple[str, int, int]], inputs: list[Any]) -> Any:
 
 @given(
     steps=programs(),
-    shapes=st.sampled_from([((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ()), ((2, 1), (1, 3), (2, 3))]),
+    shapes=st.sampled_from(
+        [((), (), ()), ((3,), (3,), (3,)), ((2, 3), (3,), ()), ((2, 1), (1, 3), (2, 3))]
+    ),
     data=st.data(),
 )
 def test_random_expression_graphs_match_numerical_gradients(steps, shapes, data):

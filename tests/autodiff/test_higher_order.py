@@ -135,14 +135,14 @@ def mlp_loss(params: dict[str, Tensor], X: np.ndarray, Y: np.ndarray) -> Tensor:
 def gradients(params: dict[str, np.ndarray], X, Y, *, create_graph=False):
     leaves = {k: Tensor(v, requires_grad=True) for k, v in params.items()}
     grads = ad.grad(mlp_loss(leaves, X, Y), list(leaves.values()), create_graph=create_graph)
-    return leaves, dict(zip(leaves, grads))
+    return leaves, dict(zip(leaves, grads, strict=True))
 
 
 def hessian_vector_product(params, vector, X, Y) -> dict[str, np.ndarray]:
     leaves, grads = gradients(params, X, Y, create_graph=True)
     dot = sum(((grads[k] * vector[k]).sum() for k in params), Tensor(0.0))
     hv = ad.grad(dot, list(leaves.values()))
-    return {k: h.data for k, h in zip(leaves, hv)}
+    return {k: h.data for k, h in zip(leaves, hv, strict=True)}
 
 
 @given(

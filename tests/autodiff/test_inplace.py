@@ -78,8 +78,22 @@ def test_unnamed_tensor_is_named_by_op_and_shape():
         lambda d: d.T.__setitem__((0, 0), 9.0),
         lambda d: d.reshape(-1).__setitem__(0, 9.0),
     ],
-    ids=["item", "ellipsis", "ufunc-out", "ufunc-at", "imul", "sort", "fill", "put", "copyto",
-         "putmask", "place", "row-view", "transposed-view", "reshaped-view"],  # fmt: skip
+    ids=[
+        "item",
+        "ellipsis",
+        "ufunc-out",
+        "ufunc-at",
+        "imul",
+        "sort",
+        "fill",
+        "put",
+        "copyto",
+        "putmask",
+        "place",
+        "row-view",
+        "transposed-view",
+        "reshaped-view",
+    ],  # fmt: skip
 )
 def test_every_kind_of_in_place_write_is_caught(write):
     W, Z, loss = _layer()

@@ -94,7 +94,7 @@ def away_from(points: list[float], margin: float = 0.1, lo: float = -2.0, hi: fl
     edges = [lo] + sorted(points) + [hi]
     pieces = [
         ads.floats(a + margin * (i > 0), b - margin * (i < len(edges) - 2))
-        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))
+        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:], strict=True))
     ]
     return st.one_of(*pieces)
 
@@ -107,17 +107,18 @@ def shape_st(min_dims: int = 0, min_side: int = 0) -> st.SearchStrategy[tuple[in
 def distinct_arrays(draw: Any, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     """Arrays whose values are all different (by at least 1/8): no ties for max/min."""
     sizes = [int(np.prod(s)) for s in shapes]
-    flat = draw(
-        hnp.arrays(np.int64, sum(sizes), elements=st.integers(-40, 40), unique=True)
-    )
+    flat = draw(hnp.arrays(np.int64, sum(sizes), elements=st.integers(-40, 40), unique=True))
     cuts = np.cumsum([0] + sizes)
-    return [flat[a:b].reshape(s) / 8.0 + 0.01 for a, b, s in zip(cuts[:-1], cuts[1:], shapes)]
+    return [
+        flat[a:b].reshape(s) / 8.0 + 0.01
+        for a, b, s in zip(cuts[:-1], cuts[1:], shapes, strict=True)
+    ]
 
 
 def unary(elements: st.SearchStrategy[float] | None = None, min_dims: int = 0, min_side: int = 0):
-    return ads.arrays(shape_st(min_dims, min_side), elements=values() if elements is None else elements).map(
-        lambda x: ([x], {})
-    )
+    return ads.arrays(
+        shape_st(min_dims, min_side), elements=values() if elements is None else elements
+    ).map(lambda x: ([x], {}))
 
 
 @st.composite
@@ -140,11 +141,11 @@ def axis_args(draw: Any, ndim: int, allow_tuple: bool = True) -> dict[str, Any]:
     if ndim:
         choices.append(st.integers(-ndim, ndim - 1))
     if allow_tuple:
-        subsets = st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim) if ndim else st.just([])
+        subsets = (
+            st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim) if ndim else st.just([])
+        )
         choices.append(
-            subsets.flatmap(
-                lambda axes: st.tuples(*[st.sampled_from([a, a - ndim]) for a in axes])
-            )
+            subsets.flatmap(lambda axes: st.tuples(*[st.sampled_from([a, a - ndim]) for a in axes]))
         )
     return {"axis": draw(st.one_of(*choices)), "keepdims": draw(st.booleans())}
 
@@ -548,7 +549,7 @@ def test_second_derivative_matches_differences_of_first(op: OpCase, data: Any, s
             leaves = [x if x.requires_grad else Tensor(x.data.copy(), requires_grad=True)
                       for x in xs]  # fmt: skip
             grads = ad.grad(loss(*leaves), leaves, create_graph=True)
-            return sum(((g * v).sum() for g, v in zip(grads, V)), Tensor(0.0))
+            return sum(((g * v).sum() for g, v in zip(grads, V, strict=True)), Tensor(0.0))
 
     assert ad.gradcheck(directional_grad, arrays, **op.gradcheck_kw)
 
@@ -563,7 +564,7 @@ def test_float32_stays_float32(op: OpCase, data: Any, seed: int):
     G = _upstream(out.shape, seed, np.float32)
     out.backward(G)
     expected = op.vjp(G.astype(np.float64), *[x.data.astype(np.float64) for x in xs], **kwargs)
-    for x, e in zip(xs, expected):
+    for x, e in zip(xs, expected, strict=True):
         assert x.grad.dtype == np.float32, (op.name, x.grad.dtype)
         np.testing.assert_allclose(x.grad, e, rtol=1e-3, atol=1e-4)
 

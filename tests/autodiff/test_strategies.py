@@ -106,6 +106,8 @@ def test_package_imports_without_hypothesis():
         "assert ad.gradcheck(lambda t: (t * t).sum(), [x.data])\n"
         "try:\n    import autodiff.strategies\nexcept ImportError:\n    print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
