@@ -5,12 +5,11 @@ vector-Jacobian product written out in plain numpy, and a hypothesis strategy fo
 domain (values away from kinks and ties; 0-d, broadcast pairs and empty axes where numpy
 allows them). The table drives:
 
-- forward against numpy,
-- the automatic gradient against the hand formula (`ad.check_grads`),
+- forward against numpy, and the automatic gradient against the hand formula
+  (`ad.check_grads`), in float64 and again in float32 (float32 results and gradients),
 - the automatic gradient against central differences (`ad.gradcheck`),
 - second derivatives: autodiff's Hessian-vector product against central differences of
-  autodiff's first derivatives,
-- dtype: float32 inputs give float32 results and float32 gradients.
+  autodiff's first derivatives.
 
 Kinks and ties are tested on their own at the end against the documented conventions.
 """
@@ -372,7 +371,6 @@ class OpCase:
     vjp: Callable[..., list[np.ndarray]]  # hand-derived: (g, *arrays, **kwargs)
     draw: st.SearchStrategy[tuple[list[np.ndarray], dict[str, Any]]]
     gradcheck_kw: dict[str, float] = field(default_factory=dict)
-    out_float32: bool = True  # float32 inputs give a float32 result
 
     def __repr__(self) -> str:
         return self.name
@@ -505,26 +503,33 @@ def _loss(op: OpCase, kwargs: dict[str, Any], G: np.ndarray) -> Callable[..., Te
 
 @pytest.mark.parametrize("op", OPS, ids=OP_IDS)
 @given(data=st.data(), seed=SEEDS)
-def test_forward_matches_numpy(op: OpCase, data: Any, seed: int):
+def test_forward_and_gradient_match_numpy_formulas(op: OpCase, data: Any, seed: int):
+    """Forward vs numpy, gradient vs the hand-derived vjp, in float64 and in float32."""
     arrays, kwargs = data.draw(op.draw)
-    out = op.fn(*[Tensor(a) for a in arrays], **kwargs)
     expected = op.ref(*arrays, **kwargs)
+    out = op.fn(*[Tensor(a) for a in arrays], **kwargs)
     assert isinstance(out, Tensor)
     assert out.shape == np.shape(expected)
     np.testing.assert_allclose(out.data, expected, rtol=1e-6, atol=1e-12)
 
-
-@pytest.mark.parametrize("op", OPS, ids=OP_IDS)
-@given(data=st.data(), seed=SEEDS)
-def test_gradient_matches_hand_derived_formula(op: OpCase, data: Any, seed: int):
-    arrays, kwargs = data.draw(op.draw)
-    G = _upstream(np.shape(op.ref(*arrays, **kwargs)), seed)
+    G = _upstream(np.shape(expected), seed)
     assert ad.check_grads(
         _loss(op, kwargs, G),
         lambda *xs: op.vjp(G, *xs, **kwargs),
         arrays,
         atol=1e-6 if op.name == "astype" else 1e-9,
     )
+
+    # float32 stays float32 end to end: the result and every gradient.
+    xs = [Tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
+    out = op.fn(*xs, **kwargs)
+    assert out.dtype == np.float32
+    G32 = G.astype(np.float32)
+    out.backward(G32)
+    exact = op.vjp(G32.astype(np.float64), *[x.data.astype(np.float64) for x in xs], **kwargs)
+    for x, e in zip(xs, exact, strict=True):
+        assert x.grad.dtype == np.float32, (op.name, x.grad.dtype)
+        np.testing.assert_allclose(x.grad, e, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("op", OPS, ids=OP_IDS)
@@ -552,21 +557,6 @@ def test_second_derivative_matches_differences_of_first(op: OpCase, data: Any, s
             return sum(((g * v).sum() for g, v in zip(grads, V, strict=True)), Tensor(0.0))
 
     assert ad.gradcheck(directional_grad, arrays, **op.gradcheck_kw)
-
-
-@pytest.mark.parametrize("op", OPS, ids=OP_IDS)
-@given(data=st.data(), seed=SEEDS)
-def test_float32_stays_float32(op: OpCase, data: Any, seed: int):
-    arrays, kwargs = data.draw(op.draw)
-    xs = [Tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
-    out = op.fn(*xs, **kwargs)
-    assert out.dtype == np.float32
-    G = _upstream(out.shape, seed, np.float32)
-    out.backward(G)
-    expected = op.vjp(G.astype(np.float64), *[x.data.astype(np.float64) for x in xs], **kwargs)
-    for x, e in zip(xs, expected, strict=True):
-        assert x.grad.dtype == np.float32, (op.name, x.grad.dtype)
-        np.testing.assert_allclose(x.grad, e, rtol=1e-3, atol=1e-4)
 
 
 # ---- kinks and ties, against the documented (PyTorch) conventions ----
