@@ -87,8 +87,8 @@ def _compare(
     if excess[worst] > 0:
         where = f"element {tuple(int(i) for i in worst)}" if worst else "its value"
         raise GradcheckError(
-            f"{name}: gradient mismatch at {where}: autodiff gives {actual[worst]!r}, "
-            f"{label} gives {expected[worst]!r} (atol={atol}, rtol={rtol})"
+            f"{name}: gradient mismatch at {where}: autodiff gives {float(actual[worst]):.8g}, "
+            f"{label} gives {float(expected[worst]):.8g} (atol={atol}, rtol={rtol})"
         )
 
 
