@@ -76,6 +76,8 @@ def describe(threads: str, externals: dict[str, Any]) -> list[tuple[str, str]]:
         ("numpy", f"{np.__version__} ({blas_name()})"),
         ("threads", threads),
     ]  # fmt: skip
+    if hasattr(os, "getloadavg"):
+        rows.append(("load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg())))
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     if coretype:
         rows.append(("OPENBLAS_CORETYPE", coretype))

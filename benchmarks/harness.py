@@ -69,6 +69,13 @@ class CaseResult:
             return None
         return statistics.median(x / y for x, y in zip(self.times[a], self.times[b], strict=True))
 
+    def ratio_without_gc(self, a: str, b: str) -> float | None:
+        """As `ratio`, with `b`'s garbage collection left out of its time."""
+        if a not in self.times or b not in self.times:
+            return None
+        pairs = zip(self.times[a], self.times[b], self.gc_times[b], strict=True)
+        return statistics.median(x / (y - g) for x, y, g in pairs)
+
     def shown(self, system: str) -> float:
         """The median converted to the case's unit."""
         scale = {"ms": 1e3, "us": 1e6, "us/op": 1e6}[self.case.unit]
