@@ -24,7 +24,9 @@ from autodiff.tensor import Tensor, _released_vjp, leaf, release, to_array
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Frames in these folders are library code; anomaly messages point past them to the user.
 _PACKAGE_DIRS = tuple(os.path.join(_ROOT, pkg) + os.sep for pkg in ("autodiff", "nn"))
-_creation_sites: weakref.WeakKeyDictionary[Tensor, str] = weakref.WeakKeyDictionary()
+# Keyed by id, not a WeakKeyDictionary: that compares keys with ==, which on Tensors is
+# elementwise. A finalizer drops the entry when the tensor dies, before its id is reused.
+_creation_sites: dict[int, str] = {}
 
 
 def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> list[Tensor]:
@@ -113,7 +115,7 @@ def backprop(
                 if pg.dtype != p._data.dtype:
                     pg = pg.astype(p._data.dtype)
                 if anomaly:
-                    _check_finite(pg, node.op, _creation_sites.get(node), "backward gradient")
+                    _check_finite(pg, node.op, _creation_sites.get(id(node)), "backward gradient")
                 prev = grads.get(id(p))
                 grads[id(p)] = pg if prev is None else prev + pg
             if not retain_graph:
@@ -262,5 +264,6 @@ def note_creation(out: Tensor, op: str) -> None:
     """Under detect_anomaly: remember where `out` was made and check its values."""
     site = _user_site()
     if out.requires_grad:
-        _creation_sites[out] = site
+        _creation_sites[id(out)] = site
+        weakref.finalize(out, _creation_sites.pop, id(out), None)
     _check_finite(out._data, op, site, "forward result")

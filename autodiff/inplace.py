@@ -53,7 +53,35 @@ class GuardedArray(np.ndarray):
             raise _refuse(self._description)
         super().__setitem__(index, value)
 
+    def _check_writeable(self) -> None:
+        if not self.flags.writeable:
+            raise _refuse(self._description)
+
+    # In-place methods that would otherwise fail with numpy's anonymous read-only error.
+    def fill(self, *args: Any, **kwargs: Any) -> None:
+        self._check_writeable()
+        super().fill(*args, **kwargs)
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        self._check_writeable()
+        super().sort(*args, **kwargs)
+
+    def partition(self, *args: Any, **kwargs: Any) -> None:
+        self._check_writeable()
+        super().partition(*args, **kwargs)
+
+    def put(self, *args: Any, **kwargs: Any) -> None:
+        self._check_writeable()
+        super().put(*args, **kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func in _WRITES_FIRST_ARGUMENT and args and isinstance(args[0], GuardedArray):
+            args[0]._check_writeable()
+        return super().__array_function__(func, types, args, kwargs)
+
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "at" and isinstance(inputs[0], GuardedArray):
+            inputs[0]._check_writeable()  # numpy's ufunc.at ignores the read-only flag
         outs = kwargs.get("out")
         if outs:
             for out in outs:
@@ -64,6 +92,9 @@ class GuardedArray(np.ndarray):
             )
         plain = [x.view(np.ndarray) if isinstance(x, GuardedArray) else x for x in inputs]
         return getattr(ufunc, method)(*plain, **kwargs)
+
+
+_WRITES_FIRST_ARGUMENT = {np.copyto, np.putmask, np.place, np.put, np.put_along_axis}
 
 
 def guarded_view(tensor: Any) -> np.ndarray:

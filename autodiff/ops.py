@@ -523,9 +523,10 @@ def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor
 
 def _stable_logsumexp(data: np.ndarray, axis: Axis) -> np.ndarray:
     axes = _tuple(axis)
-    shift = data.max(axis=axes, keepdims=True)
+    shift = data.max(axis=axes, keepdims=True, initial=-np.inf)  # initial: empty axes
     shift = np.where(np.isfinite(shift), shift, 0)
-    return np.log(np.exp(data - shift).sum(axis=axes, keepdims=True)) + shift
+    with np.errstate(divide="ignore"):  # log(0) = -inf over an empty axis, as in PyTorch
+        return np.log(np.exp(data - shift).sum(axis=axes, keepdims=True)) + shift
 
 
 def _reduced_shape(shape: tuple[int, ...], axis: Axis) -> tuple[int, ...]:
@@ -537,7 +538,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`; d/dx = out * (g - sum(g * out))."""
     x = as_tensor(x)
     _check_axes(axis, x.ndim)
-    shifted = np.exp(x._data - x._data.max(axis=axis, keepdims=True))
+    shifted = np.exp(x._data - x._data.max(axis=axis, keepdims=True, initial=-np.inf))
     data = shifted / shifted.sum(axis=axis, keepdims=True)
     return apply(
         "softmax",

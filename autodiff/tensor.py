@@ -187,7 +187,11 @@ class Tensor:
     # ---- Python protocol ----
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", precision=4, threshold=20)
+        if self._data.size <= 12:
+            body = np.array2string(self._data, separator=", ", precision=4)
+            body = " ".join(body.split())  # one line, also for 2-D values
+        else:  # a summary, never a wall of numbers
+            body = f"shape={self.shape}"
         extras = []
         if self.name:
             extras.append(f"name={self.name!r}")
@@ -420,7 +424,7 @@ def release(node: Tensor) -> None:
 
 
 def _release_on_delete(self: Tensor) -> None:
-    vjp = self._vjp
+    vjp = getattr(self, "_vjp", None)  # unset when __init__ refused the data
     if vjp is not None and vjp is not _released_vjp and sys is not None:
         for p in self._parents:
             inplace.unpin(p)
