@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from autodiff import inplace
+from autodiff.inplace import thaw
 from autodiff.mode import STATE
-from autodiff.tensor import Tensor, _released_vjp, leaf, release, to_array
+from autodiff.tensor import Tensor, _released_vjp, leaf, to_array
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Frames in these folders are library code; anomaly messages point past them to the user.
@@ -36,20 +37,25 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     skipped; drawings pass False to show constants too. Iterative and deterministic.
     """
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()  # tensors hash by identity
     stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    push, pop, visit, emit = stack.append, stack.pop, visited.add, order.append
     while stack:
-        node, expanded = stack.pop()
+        node, expanded = pop()
         if expanded:
-            order.append(node)
+            emit(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for p in reversed(node._parents):
-            if id(p) not in visited and (p.requires_grad or not only_requires_grad):
-                stack.append((p, False))
+        visit(node)
+        parents = node._parents
+        if not parents:
+            emit(node)
+            continue
+        push((node, True))
+        for p in reversed(parents):
+            if p not in visited and (p.requires_grad or not only_requires_grad):
+                push((p, False))
     return order
 
 
@@ -76,25 +82,25 @@ def backprop(
     in `keep`, or, when `keep` is None, the leaves that require grad and the tensors that
     called `retain_grad()`. Gradients are arrays, or Tensors under `create_graph`.
     """
-    grads: dict[int, Any] = {}
+    grads: dict[Tensor, Any] = {}
     for root, seed in zip(roots, seeds):
-        prev = grads.get(id(root))
-        grads[id(root)] = seed if prev is None else prev + seed
+        prev = grads.get(root)
+        grads[root] = seed if prev is None else prev + seed
     kept: dict[int, tuple[Tensor, Any]] = {}
     anomaly = STATE.anomaly
     previous_mode = STATE.grad_enabled
     STATE.grad_enabled = create_graph
     try:
         for node in reversed(toposort(roots)):
-            g = grads.pop(id(node), None)
+            g = grads.pop(node, None)
             if g is None:
                 continue
+            vjp = node._vjp
             if keep is None:
-                if node._vjp is None or node._retain:
+                if vjp is None or node._retain:
                     kept[id(node)] = (node, g)
             elif id(node) in keep:
                 kept[id(node)] = (node, g)
-            vjp = node._vjp
             if vjp is None:
                 continue
             if vjp is _released_vjp:
@@ -102,24 +108,32 @@ def backprop(
             parents = node._parents
             if create_graph:
                 parent_grads = vjp(g, node, *parents)
+            elif len(parents) == 1:
+                parent_grads = vjp(g, node._data, parents[0]._data)
+            elif len(parents) == 2:
+                parent_grads = vjp(g, node._data, parents[0]._data, parents[1]._data)
             else:
                 parent_grads = vjp(g, node._data, *[p._data for p in parents])
             for p, pg in zip(parents, parent_grads):
                 if pg is None or not p.requires_grad:
                     continue
-                if pg.shape != p._data.shape:
+                expected = p._data
+                if pg.shape != expected.shape:
                     raise RuntimeError(
                         f"the backward rule of {node.op!r} returned a gradient of shape "
-                        f"{pg.shape} for an input of shape {p._data.shape}"
+                        f"{pg.shape} for an input of shape {expected.shape}"
                     )
-                if pg.dtype != p._data.dtype:
-                    pg = pg.astype(p._data.dtype)
+                if pg.dtype is not expected.dtype and pg.dtype != expected.dtype:
+                    pg = pg.astype(expected.dtype)
                 if anomaly:
                     _check_finite(pg, node.op, _creation_sites.get(id(node)), "backward gradient")
-                prev = grads.get(id(p))
-                grads[id(p)] = pg if prev is None else prev + pg
+                prev = grads.get(p)
+                grads[p] = pg if prev is None else prev + pg
             if not retain_graph:
-                release(node)
+                if node._pins:
+                    thaw(node)
+                node._vjp = _released_vjp
+                node._parents = ()
     finally:
         STATE.grad_enabled = previous_mode
     return kept
@@ -209,9 +223,7 @@ def grad(
     else:
         grad_outs = list(grad_outputs)
         if len(grad_outs) != len(outs):
-            raise ValueError(
-                f"grad_outputs has {len(grad_outs)} entries for {len(outs)} outputs"
-            )
+            raise ValueError(f"grad_outputs has {len(grad_outs)} entries for {len(outs)} outputs")
     for i, t in enumerate(outs):
         if not t.requires_grad:
             raise RuntimeError(f"outputs[{i}] does not require grad and has no graph")
@@ -257,7 +269,9 @@ def _check_finite(values: Any, op: str, site: str | None, what: str) -> None:
     if not np.all(np.isfinite(array)):
         bad = "NaN" if np.isnan(array).any() else "inf"
         where = site or "<a line run outside detect_anomaly>"
-        raise FloatingPointError(f"{what} of the {op!r} op holds {bad}; the op was created at {where}")
+        raise FloatingPointError(
+            f"{what} of the {op!r} op holds {bad}; the op was created at {where}"
+        )
 
 
 def note_creation(out: Tensor, op: str) -> None:

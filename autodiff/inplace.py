@@ -2,15 +2,22 @@
 
 A backward rule reads the forward values of its op (the inputs, the result). If the user
 changes one of them in place before backward (`A.data[A.data > 0] = 1` in a hand-written
-relu derivative is the classic), the gradients would be silently wrong. So while any
-recorded op still needs a tensor, its array is *pinned*: made read-only, and `Tensor.data`
-hands out a guarded view whose writes raise an error that names the tensor. When the last
-op that needs it is released (by `backward()` or when the graph is garbage collected) the
-array becomes writable again, so optimizer updates after `backward()` work as usual.
+relu derivative is the classic), the gradients would be silently wrong. So while a
+live graph needs a tensor, its array is *pinned*: made read-only, and `Tensor.data` hands
+out a guarded view whose writes raise an error that names the tensor.
+
+- The result of a recorded op is pinned from its creation until `backward()` releases
+  its node (a consumer of it can only backpropagate through that node anyway).
+- A leaf (an input or a parameter) is pinned while a live, unreleased op uses it; this
+  is checked lazily, through weak references, when its data is asked for. So optimizer
+  updates after `backward()` work as usual, and so do they after a graph was dropped.
+
+`Tensor(array)` copies the array, so every way to the data goes through `Tensor.data`.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -103,22 +110,55 @@ def guarded_view(tensor: Any) -> np.ndarray:
     return view
 
 
-def pin(tensor: Any) -> None:
-    """One more live op needs `tensor`'s data."""
-    if tensor._pins == 0:
-        flags = tensor._data.flags
-        if flags.writeable:
-            flags.writeable = False
-            tensor._frozen = True
-    tensor._pins += 1
-
-
-def unpin(tensor: Any) -> None:
-    """One live op fewer needs `tensor`'s data; the last one makes it writable again."""
-    tensor._pins -= 1
-    if tensor._pins == 0 and tensor._frozen:
-        tensor._frozen = False
+def thaw(tensor: Any) -> None:
+    """Make writable again what pinning made read-only (`Tensor._pins` says it did)."""
+    if tensor._pins:
+        tensor._pins = 0
         try:
-            tensor._data.flags.writeable = True
+            tensor._data.setflags(write=True)
         except ValueError:
-            pass  # a view whose base is still pinned elsewhere stays read-only
+            pass  # a view whose base is still read-only stays read-only
+
+
+def watch_leaf(leaf: Any, consumer: Any) -> None:
+    """Record that the op producing `consumer` needs `leaf`'s data for its backward.
+
+    A leaf has no release of its own: it stays read-only while some consumer is alive
+    and not yet released. Consumers are held by weak reference, and checked lazily when
+    the leaf's data is asked for (`leaf_in_use`), so a graph that is simply dropped
+    without backward frees its leaves too.
+    """
+    users = leaf._users
+    if users is None:
+        leaf._users = users = []
+    elif len(users) >= getattr(leaf, "_users_limit", 16):
+        users[:] = [u for u in users if _live(u())]
+        # The next sweep waits until the list doubles: a leaf feeding a million live ops
+        # (one weight in a long chain) costs O(1) per op, not O(live ops).
+        leaf._users_limit = max(16, 2 * len(users))
+    users.append(weakref.ref(consumer))
+    if not leaf._pins and leaf._data.flags.writeable:
+        leaf._data.setflags(write=False)
+        leaf._pins = 1
+
+
+def _live(node: Any) -> bool:
+    return node is not None and bool(node._parents)  # released nodes drop their parents
+
+
+def leaf_in_use(leaf: Any) -> bool:
+    """True while a live, unreleased op still needs `leaf`'s data; else thaw it."""
+    users = leaf._users
+    if users:
+        users[:] = [u for u in users if _live(u())]
+        if users:
+            return True
+    thaw(leaf)
+    return False
+
+
+def in_use(tensor: Any) -> bool:
+    """True while a live graph needs `tensor`'s data (its own node, or a consumer)."""
+    if not tensor._pins:
+        return False
+    return bool(tensor._parents) or leaf_in_use(tensor)

@@ -122,8 +122,17 @@ def _unreduce(g: Any, x_shape: tuple[int, ...], axis: Axis, keepdims: bool) -> A
 # ---- elementwise binary ----
 
 
+def _number(x: Any) -> bool:
+    """A Python int or float (not bool): such operands stay out of the graph."""
+    return type(x) is float or type(x) is int
+
+
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a + b; d/da = 1, d/db = 1."""
+    if _number(b) and isinstance(a, Tensor):
+        return apply("add", a._data + b, (a,), lambda g, out, a: (g,), {"scalar": b})
+    if _number(a) and isinstance(b, Tensor):
+        return apply("add", a + b._data, (b,), lambda g, out, b: (g,), {"scalar": a})
     a, b = _pair(a, b)
     try:
         data = a._data + b._data
@@ -135,6 +144,10 @@ def add(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1."""
+    if _number(b) and isinstance(a, Tensor):
+        return apply("sub", a._data - b, (a,), lambda g, out, a: (g,), {"scalar": b})
+    if _number(a) and isinstance(b, Tensor):
+        return apply("sub", a - b._data, (b,), lambda g, out, b: (-g,), {"scalar": a, "left": True})
     a, b = _pair(a, b)
     try:
         data = a._data - b._data
@@ -146,6 +159,10 @@ def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a."""
+    if _number(b) and isinstance(a, Tensor):
+        return apply("mul", a._data * b, (a,), lambda g, out, a: (g * b,), {"scalar": b})
+    if _number(a) and isinstance(b, Tensor):
+        return apply("mul", a * b._data, (b,), lambda g, out, b: (g * a,), {"scalar": a})
     a, b = _pair(a, b)
     try:
         data = a._data * b._data
@@ -163,6 +180,8 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a / b; d/da = 1 / b, d/db = -a / b**2 = -out / b."""
+    if _number(b) and isinstance(a, Tensor):
+        return apply("div", a._data / b, (a,), lambda g, out, a: (g / b,), {"scalar": b})
     a, b = _pair(a, b)
     try:
         data = a._data / b._data
@@ -180,17 +199,15 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def pow(a: ArrayLike, b: ArrayLike) -> Tensor:  # noqa: A001 - the ** operator
     """a ** b; d/da = b * a**(b-1), d/db = out * log(a) (taken as 0 where a == 0)."""
-    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+    if _number(b) and isinstance(a, Tensor):
         p = b
         data = a._data**p
         if p == 2:
             return apply("pow", data, (a,), lambda g, out, x: (g * 2 * x,), {"exponent": p})
-        return apply(
-            "pow", data, (a,), lambda g, out, x: (g * p * x ** (p - 1),), {"exponent": p}
-        )
+        return apply("pow", data, (a,), lambda g, out, x: (g * p * x ** (p - 1),), {"exponent": p})
     a, b = _pair(a, b)
     try:
-        data = a._data ** b._data
+        data = a._data**b._data
     except ValueError:
         raise _shape_error("pow", a, b) from None
     a, b = _expand(a, b, np.shape(data))
@@ -578,7 +595,9 @@ def reshape(x: ArrayLike, *shape: Any) -> Tensor:
     try:
         data = x._data.reshape(shape)
     except ValueError:
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}") from None
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}"
+        ) from None
     x_shape = x.shape
     return apply("reshape", data, (x,), lambda g, out, x: (g.reshape(x_shape),), {"shape": shape})
 
@@ -622,9 +641,7 @@ def _plain_index(index: Any) -> Any:
 
 def _is_basic(index: Any) -> bool:
     items = index if isinstance(index, tuple) else (index,)
-    return all(
-        i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items
-    )
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items)
 
 
 def getitem(x: ArrayLike, index: Any) -> Tensor:
@@ -675,9 +692,7 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
         raise ValueError(f"concatenate: shapes {shapes} along axis {axis}: {error}") from None
     ax = axis % data.ndim
     bounds = np.cumsum([0] + [t.shape[ax] for t in parts]).tolist()
-    slices = [
-        (slice(None),) * ax + (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:])
-    ]
+    slices = [(slice(None),) * ax + (slice(lo, hi),) for lo, hi in zip(bounds[:-1], bounds[1:])]
     return apply(
         "concatenate",
         data,

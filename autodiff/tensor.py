@@ -9,13 +9,13 @@ forward and backward rule live side by side; the backward pass is in `autodiff.e
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from autodiff import inplace
+from autodiff.inplace import guarded_view, in_use, thaw, watch_leaf
 from autodiff.mode import STATE
 
 ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
@@ -63,20 +63,23 @@ class Tensor:
     array([2., 4.])
     """
 
+    # The attributes every tensor sets are slots; the rarely set ones are class defaults
+    # that an instance overrides in its lazily created __dict__, so making a tensor is cheap.
     __slots__ = (
         "_data",
-        "grad",
         "requires_grad",
-        "name",
         "op",
         "_parents",
         "_vjp",
-        "_retain",
         "_pins",
-        "_frozen",
-        "_meta",
+        "__dict__",
         "__weakref__",
     )
+    grad: np.ndarray | None = None
+    name: str | None = None
+    _meta: dict[str, Any] | None = None  # the op's arguments worth drawing (axis, slope...)
+    _retain = False  # set by retain_grad()
+    _users: list[Any] | None = None  # weak references to the live ops using a leaf
     __array_ufunc__ = None  # numpy defers to our reflected operators: array + tensor works
 
     def __init__(
@@ -88,30 +91,28 @@ class Tensor:
         name: str | None = None,
     ) -> None:
         array = to_array(data, dtype)
-        if isinstance(data, Tensor) and array is data._data:
-            array = array.copy()
+        source = data._data if isinstance(data, Tensor) else data
+        if isinstance(source, np.ndarray) and np.may_share_memory(array, source):
+            array = array.copy()  # the tensor owns its data: no outside alias can change it
         self._data = array
-        self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        self.name = name
         self.op = ""
         self._parents: tuple[Tensor, ...] = ()
         self._vjp: Callable[..., Any] | None = None
-        self._retain = False
-        self._pins = 0
-        self._frozen = False
-        self._meta: dict[str, Any] | None = None
+        self._pins = 0  # 1 while pinned read-only for a live graph; see autodiff.inplace
+        if name is not None:
+            self.name = name
 
     # ---- storage and properties ----
 
     @property
     def data(self) -> np.ndarray:
         """The values as a numpy array (read-only while a live graph needs them)."""
-        return inplace.guarded_view(self) if self._pins else self._data
+        return guarded_view(self) if self._pins and in_use(self) else self._data
 
     @data.setter
     def data(self, value: ArrayLike) -> None:
-        if self._pins:
+        if self._pins and in_use(self):
             if value is self._data or (
                 isinstance(value, inplace.GuardedArray) and value.base is self._data
             ):
@@ -168,7 +169,10 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A leaf sharing this tensor's data, cut off from the graph."""
-        return Tensor(self._data if not self._frozen else self._data.copy(), name=self.name)
+        detached = leaf(self._data)
+        if self.name is not None:
+            detached.name = self.name
+        return detached
 
     def numpy(self) -> np.ndarray:
         """The data as a numpy array (the same as `.data`)."""
@@ -177,7 +181,9 @@ class Tensor:
     def item(self) -> float:
         """The value of a single-element tensor as a Python float."""
         if self._data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}")
+            raise ValueError(
+                f"item() needs a tensor with one element; this one has shape {self.shape}"
+            )
         return self._data.item()
 
     def astype(self, dtype: Any) -> Tensor:
@@ -364,16 +370,11 @@ def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A leaf around an array that already follows the dtype rules (no checks: internal)."""
     t = Tensor.__new__(Tensor)
     t._data = data
-    t.grad = None
     t.requires_grad = requires_grad
-    t.name = None
     t.op = ""
     t._parents = ()
     t._vjp = None
-    t._retain = False
     t._pins = 0
-    t._frozen = False
-    t._meta = None
     return t
 
 
@@ -394,7 +395,8 @@ def apply(
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    out = leaf(data)
+    out = Tensor.__new__(Tensor)
+    out._data = data
     state = STATE
     if state.grad_enabled:
         for p in parents:
@@ -403,33 +405,37 @@ def apply(
                 out.op = op
                 out._parents = parents
                 out._vjp = vjp
-                out._meta = meta
+                if meta is not None:
+                    out._meta = meta
                 for q in parents:
-                    inplace.pin(q)
-                inplace.pin(out)
-                break
+                    if q._vjp is None:
+                        watch_leaf(q, out)
+                # Pin the result read-only until the node is released (see autodiff.inplace).
+                if data.flags.writeable:
+                    data.setflags(write=False)
+                    out._pins = 1
+                else:  # a view of an array that is read-only already
+                    out._pins = 0
+                if state.anomaly:
+                    engine.note_creation(out, op)
+                return out
+    out.requires_grad = False
+    out.op = ""
+    out._parents = ()
+    out._vjp = None
+    out._pins = 0
     if state.anomaly:
         engine.note_creation(out, op)
     return out
 
 
 def release(node: Tensor) -> None:
-    """Drop what `node` keeps for backward; its inputs become writable and collectable."""
+    """Drop what `node` keeps for backward; its data becomes writable again and its
+    inputs collectable."""
     if node._vjp is not None and node._vjp is not _released_vjp:
-        for p in node._parents:
-            inplace.unpin(p)
-        inplace.unpin(node)
+        thaw(node)
         node._vjp = _released_vjp
         node._parents = ()
 
-
-def _release_on_delete(self: Tensor) -> None:
-    vjp = getattr(self, "_vjp", None)  # unset when __init__ refused the data
-    if vjp is not None and vjp is not _released_vjp and sys is not None:
-        for p in self._parents:
-            inplace.unpin(p)
-
-
-Tensor.__del__ = _release_on_delete  # type: ignore[attr-defined]
 
 from autodiff import engine, ops  # noqa: E402  (circular: ops and engine use Tensor)
