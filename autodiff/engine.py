@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from autodiff import inplace
-from autodiff.inplace import thaw
-from autodiff.mode import STATE
+from autodiff.mode import ANOMALY, GRAD, MODE
 from autodiff.tensor import Tensor, _released_vjp, leaf, to_array
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -87,22 +86,21 @@ def backprop(
         prev = grads.get(root)
         grads[root] = seed if prev is None else prev + seed
     kept: dict[int, tuple[Tensor, Any]] = {}
-    anomaly = STATE.anomaly
-    previous_mode = STATE.grad_enabled
-    STATE.grad_enabled = create_graph
+    mode = MODE.get()
+    anomaly = mode & ANOMALY
+    token = MODE.set(mode | GRAD if create_graph else mode & ~GRAD)
     try:
         for node in reversed(toposort(roots)):
             g = grads.pop(node, None)
             if g is None:
                 continue
             vjp = node._vjp
-            if keep is None:
-                if vjp is None or node._retain:
+            if vjp is None:  # a leaf
+                if keep is None or id(node) in keep:
                     kept[id(node)] = (node, g)
-            elif id(node) in keep:
-                kept[id(node)] = (node, g)
-            if vjp is None:
                 continue
+            if node._retain if keep is None else id(node) in keep:
+                kept[id(node)] = (node, g)
             if vjp is _released_vjp:
                 raise _released_error(node)
             parents = node._parents
@@ -130,12 +128,10 @@ def backprop(
                 prev = grads.get(p)
                 grads[p] = pg if prev is None else prev + pg
             if not retain_graph:
-                if node._pins:
-                    thaw(node)
                 node._vjp = _released_vjp
                 node._parents = ()
     finally:
-        STATE.grad_enabled = previous_mode
+        MODE.reset(token)
     return kept
 
 

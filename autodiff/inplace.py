@@ -3,13 +3,15 @@
 A backward rule reads the forward values of its op (the inputs, the result). If the user
 changes one of them in place before backward (`A.data[A.data > 0] = 1` in a hand-written
 relu derivative is the classic), the gradients would be silently wrong. So while a
-live graph needs a tensor, its array is *pinned*: made read-only, and `Tensor.data` hands
-out a guarded view whose writes raise an error that names the tensor.
+live graph needs a tensor, `Tensor.data` hands out a read-only view whose writes raise an
+error that names the tensor.
 
-- The result of a recorded op is pinned from its creation until `backward()` releases
-  its node (a consumer of it can only backpropagate through that node anyway).
-- A leaf (an input or a parameter) is pinned while a live, unreleased op uses it; this
-  is checked lazily, through weak references, when its data is asked for. So optimizer
+- The result of a recorded op is protected from its creation until `backward()` releases
+  its node (a consumer of it can only backpropagate through that node anyway). Its own
+  array is never handed out meanwhile, so it needs no flag of its own: the op stays cheap.
+- A leaf (an input or a parameter) may have been handed out before it was used, so its
+  array itself is *pinned* (made read-only) while a live, unreleased op uses it; this is
+  checked lazily, through weak references, when its data is asked for. So optimizer
   updates after `backward()` work as usual, and so do they after a graph was dropped.
 
 `Tensor(array)` copies the array, so every way to the data goes through `Tensor.data`.
@@ -105,7 +107,9 @@ _WRITES_FIRST_ARGUMENT = {np.copyto, np.putmask, np.place, np.put, np.put_along_
 
 
 def guarded_view(tensor: Any) -> np.ndarray:
+    """A read-only view of `tensor`'s data whose writes raise an error naming it."""
     view = tensor._data.view(GuardedArray)
+    view.setflags(write=False)
     view._description = describe(tensor)
     return view
 
@@ -159,6 +163,6 @@ def leaf_in_use(leaf: Any) -> bool:
 
 def in_use(tensor: Any) -> bool:
     """True while a live graph needs `tensor`'s data (its own node, or a consumer)."""
-    if not tensor._pins:
-        return False
-    return bool(tensor._parents) or leaf_in_use(tensor)
+    if tensor._parents:  # an op result, until backward releases its node
+        return True
+    return bool(tensor._pins) and leaf_in_use(tensor)

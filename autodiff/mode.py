@@ -9,25 +9,29 @@ manager and `no_grad` / `enable_grad` also as decorators. The state is per threa
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _ModeState(threading.local):
-    # Class attributes are the defaults every new thread starts from.
-    grad_enabled: bool = True
-    anomaly: bool = False
-
-
-STATE = _ModeState()
+# One context variable holds both switches as bits, so an op reads its mode in one
+# lookup. Context variables are per thread (a new thread starts from the defaults) and
+# also per asyncio task.
+GRAD = 1
+ANOMALY = 2
+MODE: ContextVar[int] = ContextVar("autodiff_mode", default=GRAD)
 
 
 def is_grad_enabled() -> bool:
     """True when operations are being recorded for backward in this thread."""
-    return STATE.grad_enabled
+    return bool(MODE.get() & GRAD)
+
+
+def _with_grad(enabled: bool) -> int:
+    mode = MODE.get()
+    return mode | GRAD if enabled else mode & ~GRAD
 
 
 class _GradMode:
@@ -36,23 +40,21 @@ class _GradMode:
     enabled: bool
 
     def __enter__(self) -> None:
-        self._previous = STATE.grad_enabled
-        STATE.grad_enabled = self.enabled
+        self._token = MODE.set(_with_grad(self.enabled))
 
     def __exit__(self, *exc_info: object) -> None:
-        STATE.grad_enabled = self._previous
+        MODE.reset(self._token)
 
     def __call__(self, fn: F) -> F:
         enabled = self.enabled
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            previous = STATE.grad_enabled
-            STATE.grad_enabled = enabled
+            token = MODE.set(_with_grad(enabled))
             try:
                 return fn(*args, **kwargs)
             finally:
-                STATE.grad_enabled = previous
+                MODE.reset(token)
 
         return wrapper  # type: ignore[return-value]
 
@@ -86,9 +88,8 @@ class detect_anomaly:  # noqa: N801
     """
 
     def __enter__(self) -> detect_anomaly:
-        self._previous = STATE.anomaly
-        STATE.anomaly = True
+        self._token = MODE.set(MODE.get() | ANOMALY)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        STATE.anomaly = self._previous
+        MODE.reset(self._token)

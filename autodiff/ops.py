@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from autodiff.mode import STATE
+from autodiff.mode import GRAD, MODE
 from autodiff.tensor import ArrayLike, Tensor, apply, as_tensor, leaf
 
 Axis = int | Sequence[int] | None
@@ -84,7 +85,7 @@ def _shape_error(op: str, a: Tensor, b: Tensor) -> ValueError:
 
 def _expand(a: Tensor, b: Tensor, shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
     """Put a `broadcast_to` node in front of an input that requires grad and was stretched."""
-    if STATE.grad_enabled:
+    if MODE.get() & GRAD:
         if a.requires_grad and a._data.shape != shape:
             a = broadcast_to(a, shape)
         if b.requires_grad and b._data.shape != shape:
@@ -120,86 +121,104 @@ def _unreduce(g: Any, x_shape: tuple[int, ...], axis: Axis, keepdims: bool) -> A
 
 
 # ---- elementwise binary ----
+# Rules that need nothing but their arguments are module-level functions, so recording
+# an op allocates no closure; a Python-number operand stays out of the graph and its
+# rule takes the number through `partial`.
 
 
-def _number(x: Any) -> bool:
-    """A Python int or float (not bool): such operands stay out of the graph."""
-    return type(x) is float or type(x) is int
+# Python ints and floats (not bools): such operands stay out of the graph.
+_NUMBER = frozenset((int, float))
+
+
+def _pass_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (g,)
+
+
+def _negate_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (-g,)
+
+
+def _scale_vjp(c: float, g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (g * c,)
+
+
+def _add_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    return g, g
+
+
+def _sub_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    return g, -g
+
+
+def _mul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    return g * b, g * a
+
+
+def _div_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    return g / b, -g * out / b
 
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a + b; d/da = 1, d/db = 1."""
-    if _number(b) and isinstance(a, Tensor):
-        return apply("add", a._data + b, (a,), lambda g, out, a: (g,), {"scalar": b})
-    if _number(a) and isinstance(b, Tensor):
-        return apply("add", a + b._data, (b,), lambda g, out, b: (g,), {"scalar": a})
+    if type(b) in _NUMBER and isinstance(a, Tensor):
+        return apply("add", a._data + b, (a,), _pass_vjp, {"scalar": b})
+    if type(a) in _NUMBER and isinstance(b, Tensor):
+        return apply("add", a + b._data, (b,), _pass_vjp, {"scalar": a})
     a, b = _pair(a, b)
     try:
         data = a._data + b._data
     except ValueError:
         raise _shape_error("add", a, b) from None
     a, b = _expand(a, b, np.shape(data))
-    return apply("add", data, (a, b), lambda g, out, a, b: (g, g))
+    return apply("add", data, (a, b), _add_vjp)
 
 
 def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1."""
-    if _number(b) and isinstance(a, Tensor):
-        return apply("sub", a._data - b, (a,), lambda g, out, a: (g,), {"scalar": b})
-    if _number(a) and isinstance(b, Tensor):
-        return apply("sub", a - b._data, (b,), lambda g, out, b: (-g,), {"scalar": a, "left": True})
+    if type(b) in _NUMBER and isinstance(a, Tensor):
+        return apply("sub", a._data - b, (a,), _pass_vjp, {"scalar": b})
+    if type(a) in _NUMBER and isinstance(b, Tensor):
+        return apply("sub", a - b._data, (b,), _negate_vjp, {"scalar": a, "left": True})
     a, b = _pair(a, b)
     try:
         data = a._data - b._data
     except ValueError:
         raise _shape_error("sub", a, b) from None
     a, b = _expand(a, b, np.shape(data))
-    return apply("sub", data, (a, b), lambda g, out, a, b: (g, -g))
+    return apply("sub", data, (a, b), _sub_vjp)
 
 
 def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a."""
-    if _number(b) and isinstance(a, Tensor):
-        return apply("mul", a._data * b, (a,), lambda g, out, a: (g * b,), {"scalar": b})
-    if _number(a) and isinstance(b, Tensor):
-        return apply("mul", a * b._data, (b,), lambda g, out, b: (g * a,), {"scalar": a})
+    if type(b) in _NUMBER and isinstance(a, Tensor):
+        return apply("mul", a._data * b, (a,), partial(_scale_vjp, b), {"scalar": b})
+    if type(a) in _NUMBER and isinstance(b, Tensor):
+        return apply("mul", a * b._data, (b,), partial(_scale_vjp, a), {"scalar": a})
     a, b = _pair(a, b)
     try:
         data = a._data * b._data
     except ValueError:
         raise _shape_error("mul", a, b) from None
     a, b = _expand(a, b, np.shape(data))
-    need_a, need_b = a.requires_grad, b.requires_grad
-    return apply(
-        "mul",
-        data,
-        (a, b),
-        lambda g, out, a, b: (g * b if need_a else None, g * a if need_b else None),
-    )
+    return apply("mul", data, (a, b), _mul_vjp)
 
 
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a / b; d/da = 1 / b, d/db = -a / b**2 = -out / b."""
-    if _number(b) and isinstance(a, Tensor):
-        return apply("div", a._data / b, (a,), lambda g, out, a: (g / b,), {"scalar": b})
+    if type(b) in _NUMBER and isinstance(a, Tensor):
+        return apply("div", a._data / b, (a,), partial(_scale_vjp, 1 / b), {"scalar": b})
     a, b = _pair(a, b)
     try:
         data = a._data / b._data
     except ValueError:
         raise _shape_error("div", a, b) from None
     a, b = _expand(a, b, np.shape(data))
-    need_a, need_b = a.requires_grad, b.requires_grad
-    return apply(
-        "div",
-        data,
-        (a, b),
-        lambda g, out, a, b: (g / b if need_a else None, -g * out / b if need_b else None),
-    )
+    return apply("div", data, (a, b), _div_vjp)
 
 
 def pow(a: ArrayLike, b: ArrayLike) -> Tensor:  # noqa: A001 - the ** operator
     """a ** b; d/da = b * a**(b-1), d/db = out * log(a) (taken as 0 where a == 0)."""
-    if _number(b) and isinstance(a, Tensor):
+    if type(b) in _NUMBER and isinstance(a, Tensor):
         p = b
         data = a._data**p
         if p == 2:
@@ -272,31 +291,47 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
 def neg(x: ArrayLike) -> Tensor:
     """-x; d/dx = -1."""
     x = as_tensor(x)
-    return apply("neg", -x._data, (x,), lambda g, out, x: (-g,))
+    return apply("neg", -x._data, (x,), _negate_vjp)
 
 
 def exp(x: ArrayLike) -> Tensor:
     """e**x; d/dx = e**x = out."""
     x = as_tensor(x)
-    return apply("exp", np.exp(x._data), (x,), lambda g, out, x: (g * out,))
+    return apply("exp", np.exp(x._data), (x,), _exp_vjp)
+
+
+def _exp_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g * out,)
 
 
 def log(x: ArrayLike) -> Tensor:
     """Natural log; d/dx = 1 / x."""
     x = as_tensor(x)
-    return apply("log", np.log(x._data), (x,), lambda g, out, x: (g / x,))
+    return apply("log", np.log(x._data), (x,), _log_vjp)
+
+
+def _log_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g / x,)
 
 
 def sqrt(x: ArrayLike) -> Tensor:
     """Square root; d/dx = 1 / (2 sqrt(x)) = 1 / (2 out)."""
     x = as_tensor(x)
-    return apply("sqrt", np.sqrt(x._data), (x,), lambda g, out, x: (g / (out * 2),))
+    return apply("sqrt", np.sqrt(x._data), (x,), _sqrt_vjp)
+
+
+def _sqrt_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g / (out * 2),)
 
 
 def tanh(x: ArrayLike) -> Tensor:
     """tanh(x); d/dx = 1 - tanh(x)**2 = 1 - out**2 (out, the activation, not x)."""
     x = as_tensor(x)
-    return apply("tanh", np.tanh(x._data), (x,), lambda g, out, x: (g * (1 - out * out),))
+    return apply("tanh", np.tanh(x._data), (x,), _tanh_vjp)
+
+
+def _tanh_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g * (1 - out * out),)
 
 
 def sigmoid(x: ArrayLike) -> Tensor:
@@ -304,13 +339,21 @@ def sigmoid(x: ArrayLike) -> Tensor:
     x = as_tensor(x)
     # exp(-log(1 + e**-x)) neither overflows nor loses the tiny values of a saturated unit.
     data = np.exp(-np.logaddexp(0, -x._data))
-    return apply("sigmoid", data, (x,), lambda g, out, x: (g * (out * (1 - out)),))
+    return apply("sigmoid", data, (x,), _sigmoid_vjp)
+
+
+def _sigmoid_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g * (out * (1 - out)),)
 
 
 def relu(x: ArrayLike) -> Tensor:
     """max(x, 0); d/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)."""
     x = as_tensor(x)
-    return apply("relu", np.maximum(x._data, 0), (x,), lambda g, out, x: (g * (_const(x) > 0),))
+    return apply("relu", np.maximum(x._data, 0), (x,), _relu_vjp)
+
+
+def _relu_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g * (_const(x) > 0),)
 
 
 def leaky_relu(x: ArrayLike, slope: float = 0.01) -> Tensor:
@@ -328,7 +371,11 @@ def leaky_relu(x: ArrayLike, slope: float = 0.01) -> Tensor:
 def abs(x: ArrayLike) -> Tensor:  # noqa: A001
     """|x|; d/dx = sign(x) (abs'(0) = 0, as in PyTorch)."""
     x = as_tensor(x)
-    return apply("abs", np.abs(x._data), (x,), lambda g, out, x: (g * np.sign(_const(x)),))
+    return apply("abs", np.abs(x._data), (x,), _abs_vjp)
+
+
+def _abs_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g * np.sign(_const(x)),)
 
 
 def clip(x: ArrayLike, lo: float | None, hi: float | None) -> Tensor:
@@ -388,12 +435,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
         ) from None
     need_a, need_b = a.requires_grad, b.requires_grad
     if a.ndim == 2 and b.ndim == 2:  # the common case, kept cheap
-        return apply(
-            "matmul",
-            data,
-            (a, b),
-            lambda g, out, a, b: (g @ b.T if need_a else None, a.T @ g if need_b else None),
-        )
+        return apply("matmul", data, (a, b), _MATMUL_VJPS[need_a, need_b])
     a_shape, b_shape = a.shape, b.shape
 
     def vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -415,10 +457,22 @@ def _swap_last(x: Any) -> Any:
     return x.transpose(axes)
 
 
+def _matmul_2d_vjp(need_a: bool, need_b: bool) -> Any:
+    def vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        return (g @ b.T if need_a else None, a.T @ g if need_b else None)
+
+    return vjp
+
+
+# One rule per pattern of inputs needing a gradient, made once: a matmul never computes
+# the (often large) gradient of an input such as the data batch, which needs none.
+_MATMUL_VJPS = {(na, nb): _matmul_2d_vjp(na, nb) for na in (False, True) for nb in (False, True)}
+
+
 def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> Tensor:
     """x @ W.T + b in one node (a Dense layer's affine map; W is (out, in), b is (out,)).
 
-    d/dx = g @ W, d/dW = g^T @ x, d/db = g summed over the batch.
+    d/dx = g @ W, d/dW = g^T @ x (batch axes folded), d/db = g summed over the batch.
     """
     x, W = _pair(x, W)
     if W.ndim != 2 or x.ndim == 0 or x.shape[-1] != W.shape[1]:
@@ -428,31 +482,35 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> Tensor:
         )
     data = x._data @ W._data.T
     if b is None:
-        need_x, need_w = x.requires_grad, W.requires_grad
-
-        def vjp2(g: Any, out: Any, x: Any, W: Any) -> tuple[Any, Any]:
-            g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-            return (g @ W if need_x else None, g2.T @ x2 if need_w else None)
-
-        return apply("linear", data, (x, W), vjp2)
+        return apply("linear", data, (x, W), _LINEAR_VJPS[x.requires_grad, W.requires_grad, None])
     b = b if isinstance(b, Tensor) else as_tensor(b, like=x)
     if b.shape != (W.shape[0],):
         raise ValueError(f"linear: bias of shape {b.shape} does not fit weights of shape {W.shape}")
     data += b._data
-    need_x, need_w, need_b = x.requires_grad, W.requires_grad, b.requires_grad
+    vjp = _LINEAR_VJPS[x.requires_grad, W.requires_grad, b.requires_grad]
+    return apply("linear", data, (x, W, b), vjp)
 
-    def vjp(g: Any, out: Any, x: Any, W: Any, b: Any) -> tuple[Any, Any, Any]:
+
+def _linear_vjp(need_x: bool, need_w: bool, need_b: bool | None) -> Any:
+    def vjp(g: Any, out: Any, x: Any, W: Any, b: Any = None) -> tuple[Any, ...]:
         if g.ndim == 2:
             g2, x2 = g, x
         else:
             g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        return (
-            g @ W if need_x else None,
-            g2.T @ x2 if need_w else None,
-            g2.sum(axis=0) if need_b else None,
-        )
+        grads = (g @ W if need_x else None, g2.T @ x2 if need_w else None)
+        if need_b is None:  # no bias
+            return grads
+        return grads + (g2.sum(axis=0) if need_b else None,)
 
-    return apply("linear", data, (x, W, b), vjp)
+    return vjp
+
+
+_LINEAR_VJPS = {
+    (nx, nw, nb): _linear_vjp(nx, nw, nb)
+    for nx in (False, True)
+    for nw in (False, True)
+    for nb in (None, False, True)
+}
 
 
 # ---- reductions ----

@@ -9,14 +9,14 @@ forward and backward rule live side by side; the backward pass is in `autodiff.e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from autodiff import inplace
-from autodiff.inplace import guarded_view, in_use, thaw, watch_leaf
-from autodiff.mode import STATE
+from autodiff.inplace import guarded_view, in_use, watch_leaf
+from autodiff.mode import ANOMALY, GRAD, MODE
 
 ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
 
@@ -53,8 +53,8 @@ class Tensor:
 
     `Tensor(data, requires_grad=False, *, dtype=None, name=None)`: `data` is a Python
     number, nested list, numpy array or Tensor. Ints and bools become float64; float32
-    and float64 arrays keep their dtype (and are not copied). A Python number gives a
-    0-d tensor, so micrograd-style scalar graphs work as well.
+    and float64 arrays keep their dtype; the tensor keeps its own copy of an array. A
+    Python number gives a 0-d tensor, so micrograd-style scalar graphs work as well.
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True, name="x")
     >>> y = (x * x).sum()
@@ -72,12 +72,12 @@ class Tensor:
         "_parents",
         "_vjp",
         "_pins",
+        "_meta",
         "__dict__",
         "__weakref__",
     )
     grad: np.ndarray | None = None
     name: str | None = None
-    _meta: dict[str, Any] | None = None  # the op's arguments worth drawing (axis, slope...)
     _retain = False  # set by retain_grad()
     _users: list[Any] | None = None  # weak references to the live ops using a leaf
     __array_ufunc__ = None  # numpy defers to our reflected operators: array + tensor works
@@ -99,7 +99,8 @@ class Tensor:
         self.op = ""
         self._parents: tuple[Tensor, ...] = ()
         self._vjp: Callable[..., Any] | None = None
-        self._pins = 0  # 1 while pinned read-only for a live graph; see autodiff.inplace
+        self._pins = 0  # 1 while a leaf's array is pinned read-only; see autodiff.inplace
+        self._meta: dict[str, Any] | None = None  # the op's arguments worth drawing
         if name is not None:
             self.name = name
 
@@ -108,11 +109,11 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values as a numpy array (read-only while a live graph needs them)."""
-        return guarded_view(self) if self._pins and in_use(self) else self._data
+        return guarded_view(self) if in_use(self) else self._data
 
     @data.setter
     def data(self, value: ArrayLike) -> None:
-        if self._pins and in_use(self):
+        if in_use(self):
             if value is self._data or (
                 isinstance(value, inplace.GuardedArray) and value.base is self._data
             ):
@@ -168,8 +169,15 @@ class Tensor:
         self._retain = True
 
     def detach(self) -> Tensor:
-        """A leaf sharing this tensor's data, cut off from the graph."""
-        detached = leaf(self._data)
+        """A leaf sharing this tensor's data, cut off from the graph.
+
+        While a live graph still needs the data, the detached leaf sees it read-only.
+        """
+        data = self._data
+        if in_use(self):
+            data = data.view()
+            data.setflags(write=False)
+        detached = leaf(data)
         if self.name is not None:
             detached.name = self.name
         return detached
@@ -245,108 +253,23 @@ class Tensor:
         return self._data >= _value(other)
 
     # ---- differentiable operators and methods (rules in autodiff.ops) ----
-
-    def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.add(self, other)
-
-    def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.add(other, self)
-
-    def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.sub(self, other)
+    # `+ * - / ** @`, unary `-`, indexing and the math methods (exp ... logsumexp) are
+    # the functions of autodiff.ops themselves, bound at the end of this module.
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
         return ops.sub(other, self)
 
-    def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.mul(self, other)
-
-    def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.mul(other, self)
-
-    def __truediv__(self, other: ArrayLike) -> Tensor:
-        return ops.div(self, other)
-
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
         return ops.div(other, self)
-
-    def __pow__(self, other: ArrayLike) -> Tensor:
-        return ops.pow(self, other)
 
     def __rpow__(self, other: ArrayLike) -> Tensor:
         return ops.pow(other, self)
 
-    def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.matmul(self, other)
-
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
         return ops.matmul(other, self)
 
-    def __neg__(self) -> Tensor:
-        return ops.neg(self)
-
     def __pos__(self) -> Tensor:
         return self
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index)
-
-    def exp(self) -> Tensor:
-        return ops.exp(self)
-
-    def log(self) -> Tensor:
-        return ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
-
-    def tanh(self) -> Tensor:
-        return ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return ops.relu(self)
-
-    def abs(self) -> Tensor:
-        return ops.abs(self)
-
-    def leaky_relu(self, slope: float = 0.01) -> Tensor:
-        return ops.leaky_relu(self, slope)
-
-    def clip(self, lo: float | None, hi: float | None) -> Tensor:
-        return ops.clip(self, lo, hi)
-
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis, keepdims)
-
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis, keepdims)
-
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.min(self, axis, keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        return ops.transpose(self, *axes)
-
-    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
-        return ops.broadcast_to(self, shape)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.log_softmax(self, axis)
-
-    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.logsumexp(self, axis, keepdims)
 
 
 def _value(x: Any) -> Any:
@@ -366,15 +289,19 @@ def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
     return leaf(to_array(x))
 
 
+_new = object.__new__
+
+
 def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A leaf around an array that already follows the dtype rules (no checks: internal)."""
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t._data = data
     t.requires_grad = requires_grad
     t.op = ""
     t._parents = ()
     t._vjp = None
     t._pins = 0
+    t._meta = None
     return t
 
 
@@ -395,28 +322,22 @@ def apply(
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    out = Tensor.__new__(Tensor)
+    out = _new(Tensor)
     out._data = data
-    state = STATE
-    if state.grad_enabled:
+    mode = MODE.get()
+    if mode & GRAD:
         for p in parents:
             if p.requires_grad:
                 out.requires_grad = True
                 out.op = op
                 out._parents = parents
                 out._vjp = vjp
-                if meta is not None:
-                    out._meta = meta
+                out._meta = meta
                 for q in parents:
                     if q._vjp is None:
                         watch_leaf(q, out)
-                # Pin the result read-only until the node is released (see autodiff.inplace).
-                if data.flags.writeable:
-                    data.setflags(write=False)
-                    out._pins = 1
-                else:  # a view of an array that is read-only already
-                    out._pins = 0
-                if state.anomaly:
+                out._pins = 0
+                if mode & ANOMALY:
                     engine.note_creation(out, op)
                 return out
     out.requires_grad = False
@@ -424,18 +345,48 @@ def apply(
     out._parents = ()
     out._vjp = None
     out._pins = 0
-    if state.anomaly:
+    out._meta = None
+    if mode & ANOMALY:
         engine.note_creation(out, op)
     return out
 
 
 def release(node: Tensor) -> None:
-    """Drop what `node` keeps for backward; its data becomes writable again and its
-    inputs collectable."""
+    """Drop what `node` keeps for backward, so that its inputs become collectable."""
     if node._vjp is not None and node._vjp is not _released_vjp:
-        thaw(node)
         node._vjp = _released_vjp
         node._parents = ()
 
 
 from autodiff import engine, ops  # noqa: E402  (circular: ops and engine use Tensor)
+
+# Operators and methods are the op functions themselves: one Python call fewer per op.
+# (`a + b` and `b + a`, `a * b` and `b * a` give the same numbers, so the reflected forms
+# of add and mul reuse them; the other reflected operators above swap their operands.)
+Tensor.__add__ = Tensor.__radd__ = ops.add  # type: ignore[assignment]
+Tensor.__mul__ = Tensor.__rmul__ = ops.mul  # type: ignore[assignment]
+Tensor.__sub__ = ops.sub  # type: ignore[assignment]
+Tensor.__truediv__ = ops.div  # type: ignore[assignment]
+Tensor.__pow__ = ops.pow  # type: ignore[assignment]
+Tensor.__matmul__ = ops.matmul  # type: ignore[assignment]
+Tensor.__neg__ = ops.neg  # type: ignore[assignment]
+Tensor.__getitem__ = ops.getitem  # type: ignore[assignment]
+Tensor.exp = ops.exp  # type: ignore[attr-defined]
+Tensor.log = ops.log  # type: ignore[attr-defined]
+Tensor.sqrt = ops.sqrt  # type: ignore[attr-defined]
+Tensor.tanh = ops.tanh  # type: ignore[attr-defined]
+Tensor.sigmoid = ops.sigmoid  # type: ignore[attr-defined]
+Tensor.relu = ops.relu  # type: ignore[attr-defined]
+Tensor.abs = ops.abs  # type: ignore[attr-defined]
+Tensor.leaky_relu = ops.leaky_relu  # type: ignore[attr-defined]
+Tensor.clip = ops.clip  # type: ignore[attr-defined]
+Tensor.sum = ops.sum  # type: ignore[attr-defined]
+Tensor.mean = ops.mean  # type: ignore[attr-defined]
+Tensor.max = ops.max  # type: ignore[attr-defined]
+Tensor.min = ops.min  # type: ignore[attr-defined]
+Tensor.reshape = ops.reshape  # type: ignore[attr-defined]
+Tensor.transpose = ops.transpose  # type: ignore[attr-defined]
+Tensor.broadcast_to = ops.broadcast_to  # type: ignore[attr-defined]
+Tensor.softmax = ops.softmax  # type: ignore[attr-defined]
+Tensor.log_softmax = ops.log_softmax  # type: ignore[attr-defined]
+Tensor.logsumexp = ops.logsumexp  # type: ignore[attr-defined]
