@@ -57,6 +57,10 @@ class Module:
             refs = tuple([_ref(t) for t in inputs if isinstance(t, Tensor)])
             meta = out._meta
             if meta:
+                if "module" in meta:  # an inner module returned this very tensor: keep its box
+                    kept = (meta["module"], meta["module_inputs"])
+                    inner = (*meta.get("inner_modules", ()), kept)
+                    meta = {**meta, "inner_modules": inner}
                 out._meta = {**meta, "module": label, "module_inputs": refs}
             else:
                 out._meta = {"module": label, "module_inputs": refs}
