@@ -30,7 +30,7 @@ OP_SYMBOLS = {
 }
 
 # Keys of `_meta` that belong to the nn drawing protocol, not to the op.
-PROTOCOL_KEYS = ("module", "module_inputs")
+PROTOCOL_KEYS = ("module", "module_inputs", "inner_modules")
 # Binary ops with a Python number on one side record it as {"scalar": c, "left": bool}.
 _INFIX = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "pow": "**"}
 

@@ -7,8 +7,11 @@ reachable backward from its output that are neither its inputs nor reachable fro
 so the layer's own parameters, ops and constants are inside and everything upstream
 (the previous layers, the data) is outside.
 
-Boxes nest when one module's output lies inside a larger module's box (an MLP around its
-Dense layers); a node shared by two boxes goes into the smaller one.
+When an outer module returns the very tensor an inner one made (an MLP returns its last
+layer's output), `module` names the outer one and `_meta["inner_modules"]` keeps the
+inner `(label, input refs)` pairs, innermost first. Boxes nest when one module's output
+lies inside a larger module's box (an MLP around its Dense layers); a node shared by two
+boxes goes into the smaller one.
 """
 
 from __future__ import annotations
@@ -56,20 +59,22 @@ def find_clusters(
         meta = t._meta
         if not meta or "module" not in meta:
             continue
-        inputs = [ref() for ref in meta.get("module_inputs", ())]
-        starts = [index[id(x)] for x in inputs if x is not None and id(x) in index]
-        upstream = _ancestors(starts, parents, set())
-        members = _ancestors([i], parents, upstream)
-        if members:
-            found.append(Cluster(str(meta["module"]), i, members))
-    # Innermost first, so a node shared by nested boxes lands in the smallest one.
+        marks = [*meta.get("inner_modules", ()), (meta["module"], meta.get("module_inputs", ()))]
+        for label, refs in marks:
+            inputs = [ref() for ref in refs]
+            starts = [index[id(x)] for x in inputs if x is not None and id(x) in index]
+            upstream = _ancestors(starts, parents, set())
+            members = _ancestors([i], parents, upstream)
+            found.append(Cluster(str(label), i, members))
+    # Innermost first, so a node shared by nested boxes lands in the smallest one (the
+    # sort is stable: of two boxes with the same members, the inner module's comes first).
     found.sort(key=lambda c: (len(c.members), c.output))
     owner: dict[int, int] = {}
     for k, cluster in enumerate(found):
         for i in cluster.members:
             owner.setdefault(i, k)
         for bigger in range(k + 1, len(found)):
-            if cluster.output in found[bigger].members:
+            if cluster.output in found[bigger].members and cluster.members <= found[bigger].members:
                 cluster.parent = bigger
                 found[bigger].children.append(k)
                 break
