@@ -57,7 +57,11 @@ def _log(x: Any) -> Any:
 
 
 def _broadcast(x: Any, shape: tuple[int, ...]) -> Any:
-    return broadcast_to(x, shape) if isinstance(x, Tensor) else np.broadcast_to(x, shape)
+    if isinstance(x, Tensor):
+        return broadcast_to(x, shape)
+    out = np.empty(shape, dtype=x.dtype)  # a filled array: much cheaper than np.broadcast_to
+    out[...] = x
+    return out
 
 
 def _sum_to(g: Any, shape: tuple[int, ...]) -> Any:
@@ -387,11 +391,12 @@ def clip(x: ArrayLike, lo: float | None, hi: float | None) -> Tensor:
 
     def vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
         raw = _const(x)
-        inside = np.ones(raw.shape, dtype=bool)
-        if lo is not None:
-            inside &= raw >= lo
-        if hi is not None:
-            inside &= raw <= hi
+        if lo is None:
+            inside = raw <= hi
+        elif hi is None:
+            inside = raw >= lo
+        else:
+            inside = (raw >= lo) & (raw <= hi)
         return (g * inside,)
 
     return apply("clip", data, (x,), vjp, {"lo": lo, "hi": hi})
@@ -613,8 +618,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`; d/dx = out * (g - sum(g * out))."""
     x = as_tensor(x)
     _check_axes(axis, x.ndim)
-    shifted = np.exp(x._data - x._data.max(axis=axis, keepdims=True, initial=-np.inf))
-    data = shifted / shifted.sum(axis=axis, keepdims=True)
+    data = _softmax_array(x._data, axis)
     return apply(
         "softmax",
         data,
@@ -640,6 +644,89 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> Tensor:
 
 def _tuple(axis: Axis) -> int | tuple[int, ...] | None:
     return axis if axis is None or isinstance(axis, (int, np.integer)) else tuple(axis)
+
+
+# ---- losses in one node ----
+# Each is a mean over all elements (rows for cross_entropy), fused into one op so that a
+# training step records and differentiates one node instead of six; `nn.losses` checks
+# shapes and labels and calls these.
+
+
+def binary_cross_entropy(p: ArrayLike, t: ArrayLike, eps: float = 1e-12) -> Tensor:
+    """mean(-(t log p + (1 - t) log(1 - p))), p clipped to [eps, 1 - eps].
+
+    d/dp = (p - t) / (p (1 - p)) / n inside the clip range (bounds included, as clip), and 0
+    outside it, where the loss does not depend on p; d/dt = (log(1 - p) - log p) / n.
+    """
+    p, t = _pair(p, t)
+    if p.shape != t.shape:
+        raise ValueError(f"binary_cross_entropy: shapes {p.shape} and {t.shape} differ")
+    one = p.dtype.type(1)
+    lo, hi = eps, 1.0 - eps
+    if p.dtype.type(hi) >= one:  # 1 - 1e-12 rounds to 1 in float32: the largest float < 1
+        hi = float(np.nextafter(one, p.dtype.type(0)))
+    n = builtins.max(p.size, 1)
+    pc = np.clip(p._data, lo, hi)
+    data = -(t._data * np.log(pc) + (1 - t._data) * np.log(1 - pc)).sum() / n
+    need_t = t.requires_grad
+
+    def vjp(g: Any, out: Any, p: Any, t: Any) -> tuple[Any, Any]:
+        raw = _const(p)
+        pc = clip(p, lo, hi) if isinstance(p, Tensor) else np.clip(p, lo, hi)
+        scale = g * (1 / n)
+        inside = (raw >= lo) & (raw <= hi)
+        gp = (pc - t) / (pc * (1 - pc)) * inside * scale
+        return gp, (_log(1 - pc) - _log(pc)) * scale if need_t else None
+
+    return apply("binary_cross_entropy", data.astype(p.dtype), (p, t), vjp)
+
+
+def binary_cross_entropy_with_logits(z: ArrayLike, t: ArrayLike) -> Tensor:
+    """binary_cross_entropy(sigmoid(z), t), computed from the logits without overflow.
+
+    loss = mean(max(z, 0) - t z + log(1 + e**-|z|)); d/dz = (sigmoid(z) - t) / n,
+    d/dt = -z / n.
+    """
+    z, t = _pair(z, t)
+    if z.shape != t.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: shapes {z.shape} and {t.shape} differ")
+    n = builtins.max(z.size, 1)
+    raw = z._data
+    data = (np.maximum(raw, 0) - t._data * raw + np.log1p(np.exp(-np.abs(raw)))).sum() / n
+    need_t = t.requires_grad
+
+    def vjp(g: Any, out: Any, z: Any, t: Any) -> tuple[Any, Any]:
+        scale = g * (1 / n)
+        s = sigmoid(z) if isinstance(z, Tensor) else np.exp(-np.logaddexp(0, -z))
+        return (s - t) * scale, -z * scale if need_t else None
+
+    return apply("binary_cross_entropy_with_logits", data.astype(z.dtype), (z, t), vjp)
+
+
+def cross_entropy(logits: ArrayLike, labels: np.ndarray) -> Tensor:
+    """mean over rows of -log_softmax(logits)[row, label], for integer labels (batch,).
+
+    d/dlogits = (softmax(logits) - onehot(labels)) / batch.
+    """
+    z = as_tensor(logits)
+    m = z.shape[0]
+    rows = np.arange(m)
+    shifted = z._data - z._data.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    data = -log_probs[rows, labels].sum() / builtins.max(m, 1)
+    target = np.zeros(z.shape, dtype=z.dtype)
+    target[rows, labels] = 1
+
+    def vjp(g: Any, out: Any, z: Any) -> tuple[Any]:
+        probs = softmax(z) if isinstance(z, Tensor) else _softmax_array(z)
+        return ((probs - target) * (g * (1 / builtins.max(m, 1))),)
+
+    return apply("cross_entropy", np.asarray(data, dtype=z.dtype), (z,), vjp)
+
+
+def _softmax_array(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(z - z.max(axis=axis, keepdims=True, initial=-np.inf))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 # ---- shape and indexing ----
