@@ -114,9 +114,14 @@ def guarded_view(tensor: Any) -> np.ndarray:
     return view
 
 
+# `Tensor._pins` of a constant the engine made itself from an operand (a private copy that
+# nobody else can reach, so never pinned or watched).
+CONSTANT = -1
+
+
 def thaw(tensor: Any) -> None:
     """Make writable again what pinning made read-only (`Tensor._pins` says it did)."""
-    if tensor._pins:
+    if tensor._pins > 0:
         tensor._pins = 0
         try:
             tensor._data.setflags(write=True)
@@ -165,4 +170,4 @@ def in_use(tensor: Any) -> bool:
     """True while a live graph needs `tensor`'s data (its own node, or a consumer)."""
     if tensor._parents:  # an op result, until backward releases its node
         return True
-    return bool(tensor._pins) and leaf_in_use(tensor)
+    return tensor._pins > 0 and leaf_in_use(tensor)

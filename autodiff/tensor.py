@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from autodiff import inplace
-from autodiff.inplace import guarded_view, in_use, watch_leaf
+from autodiff.inplace import CONSTANT, guarded_view, in_use, watch_leaf
 from autodiff.mode import ANOMALY, GRAD, MODE
 
 ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
@@ -277,16 +277,26 @@ def _value(x: Any) -> Any:
 
 
 def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
-    """`x` itself if it is a Tensor, else a constant leaf (Python numbers take `like`'s dtype)."""
+    """`x` itself if it is a Tensor, else a constant leaf holding a private copy of it.
+
+    Python numbers take `like`'s dtype, and so do bool and int arrays (masks, counts).
+    No one else can write to the copy, so the in-place guard never needs to watch it.
+    """
     if isinstance(x, Tensor):
         return x
-    if like is not None:
-        if isinstance(x, (int, float)):
-            return leaf(np.asarray(x, dtype=like._data.dtype))
+    if like is not None and isinstance(x, (int, float)):
+        array = np.asarray(x, dtype=like._data.dtype)
+    else:
         array = np.asarray(x)
-        if array.dtype.kind in "biu":  # masks and counts take the other operand's dtype
-            return leaf(array.astype(like._data.dtype))
-    return leaf(to_array(x))
+        if like is not None and array.dtype.kind in "biu":
+            array = array.astype(like._data.dtype)
+        else:
+            array = to_array(array)
+        if isinstance(x, np.ndarray) and np.may_share_memory(array, x):
+            array = array.copy()
+    t = leaf(array)
+    t._pins = CONSTANT
+    return t
 
 
 _new = object.__new__
@@ -334,7 +344,7 @@ def apply(
                 out._vjp = vjp
                 out._meta = meta
                 for q in parents:
-                    if q._vjp is None:
+                    if q._vjp is None and q._pins != CONSTANT:
                         watch_leaf(q, out)
                 out._pins = 0
                 if mode & ANOMALY:

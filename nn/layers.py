@@ -14,6 +14,7 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
+from autodiff.tensor import as_tensor
 from nn import init as initializers
 from nn.module import RELU_FAMILY, Dropout, Module, activation_fn
 
@@ -71,7 +72,7 @@ class Dense(Module):
 
     def _check_input(self, x: Any) -> Tensor:
         """Inputs from outside the graph: width and finiteness, each with a clear message."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = as_tensor(x)  # a numpy batch becomes a private constant copy
         if x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
         data = x._data
