@@ -37,11 +37,14 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     """
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    push, pop, visit, emit = stack.append, stack.pop, visited.add, order.append
-    while stack:
-        node, expanded = pop()
-        if expanded:
+    # Two parallel stacks rather than one of (node, expanded) pairs: a deep chain would
+    # otherwise keep a million small tuples alive for the garbage collector to scan.
+    nodes: list[Tensor] = list(reversed(roots))
+    expanded: list[bool] = [False] * len(nodes)
+    push, push_flag, emit, visit = nodes.append, expanded.append, order.append, visited.add
+    while nodes:
+        node = nodes.pop()
+        if expanded.pop():
             emit(node)
             continue
         if node in visited:
@@ -51,10 +54,12 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
         if not parents:
             emit(node)
             continue
-        push((node, True))
+        push(node)
+        push_flag(True)
         for p in reversed(parents):
             if p not in visited and (p.requires_grad or not only_requires_grad):
-                push((p, False))
+                push(p)
+                push_flag(False)
     return order
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -127,7 +127,8 @@ def _unreduce(g: Any, x_shape: tuple[int, ...], axis: Axis, keepdims: bool) -> A
 # ---- elementwise binary ----
 # Rules that need nothing but their arguments are module-level functions, so recording
 # an op allocates no closure; a Python-number operand stays out of the graph and its
-# rule takes the number through `partial`.
+# rule takes the number through `partial`. Drawing records (`meta`) are shared dicts:
+# never mutate one, replace it.
 
 
 # Python ints and floats (not bools): such operands stay out of the graph.
@@ -144,6 +145,18 @@ def _negate_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
 
 def _scale_vjp(c: float, g: Any, out: Any, a: Any) -> tuple[Any]:
     return (g * c,)
+
+
+# A loop multiplies by the same few numbers millions of times: sharing one rule and one
+# drawing record per number spares two allocations per op (and the garbage collector).
+@lru_cache(maxsize=1024, typed=True)
+def _scale_rule(c: float) -> Any:
+    return partial(_scale_vjp, c)
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _scalar_meta(c: float, left: bool = False) -> dict[str, Any]:
+    return {"scalar": c, "left": True} if left else {"scalar": c}
 
 
 def _add_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -165,9 +178,9 @@ def _div_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a + b; d/da = 1, d/db = 1."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("add", a._data + b, (a,), _pass_vjp, {"scalar": b})
+        return apply("add", a._data + b, (a,), _pass_vjp, _scalar_meta(b))
     if type(a) in _NUMBER and isinstance(b, Tensor):
-        return apply("add", a + b._data, (b,), _pass_vjp, {"scalar": a})
+        return apply("add", a + b._data, (b,), _pass_vjp, _scalar_meta(a))
     a, b = _pair(a, b)
     try:
         data = a._data + b._data
@@ -180,9 +193,9 @@ def add(a: ArrayLike, b: ArrayLike) -> Tensor:
 def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("sub", a._data - b, (a,), _pass_vjp, {"scalar": b})
+        return apply("sub", a._data - b, (a,), _pass_vjp, _scalar_meta(b))
     if type(a) in _NUMBER and isinstance(b, Tensor):
-        return apply("sub", a - b._data, (b,), _negate_vjp, {"scalar": a, "left": True})
+        return apply("sub", a - b._data, (b,), _negate_vjp, _scalar_meta(a, True))
     a, b = _pair(a, b)
     try:
         data = a._data - b._data
@@ -195,9 +208,9 @@ def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
 def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("mul", a._data * b, (a,), partial(_scale_vjp, b), {"scalar": b})
+        return apply("mul", a._data * b, (a,), _scale_rule(b), _scalar_meta(b))
     if type(a) in _NUMBER and isinstance(b, Tensor):
-        return apply("mul", a * b._data, (b,), partial(_scale_vjp, a), {"scalar": a})
+        return apply("mul", a * b._data, (b,), _scale_rule(a), _scalar_meta(a))
     a, b = _pair(a, b)
     try:
         data = a._data * b._data
@@ -210,7 +223,7 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a / b; d/da = 1 / b, d/db = -a / b**2 = -out / b."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("div", a._data / b, (a,), partial(_scale_vjp, 1 / b), {"scalar": b})
+        return apply("div", a._data / b, (a,), _scale_rule(1 / b), _scalar_meta(b))
     a, b = _pair(a, b)
     try:
         data = a._data / b._data
