@@ -39,8 +39,8 @@ Example, one gradient-descent step on a 2-3-1 network:
 ['dA0', 'dA1', 'dW1', 'dW2', 'db1', 'db2']
 >>> parameters = ref.update_parameters(parameters, grads, lr=0.1)
 
-To add an activation, give it a forward formula in ``_activate``, a ``<name>_backward(dA, Z)``
-helper and an entry in ``_ACTIVATION_BACKWARD``.
+To add an activation, give it a forward formula in ``apply_activation``, a
+``<name>_backward(dA, Z)`` helper and an entry in ``_ACTIVATION_BACKWARD``.
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def _sigmoid(Z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -Z))
 
 
-def _activate(name: str, Z: np.ndarray) -> np.ndarray:
+def apply_activation(name: str, Z: np.ndarray) -> np.ndarray:
     """``A = g(Z)`` for the activation ``name``; softmax normalizes each column."""
     if name == "relu":
         return np.maximum(Z, 0.0)
@@ -309,7 +309,7 @@ def linear_activation_forward(
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
     Z, linear_cache = linear_forward(A_prev, W, b)
-    return _activate(activation, Z), (linear_cache, Z)
+    return apply_activation(activation, Z), (linear_cache, Z)
 
 
 def L_model_forward(
@@ -341,7 +341,7 @@ def L_model_forward(
         W, b = _layer_params(parameters, l)
         _check_linear(A, W, b, l)
         Z = W @ A + b
-        A_next = _activate(acts[l - 1], Z)
+        A_next = apply_activation(acts[l - 1], Z)
         if rng is None:
             caches.append(((A, W, b), Z))
         else:
@@ -439,7 +439,7 @@ def softmax_backward(dA: object, Z: object) -> np.ndarray:
     This is ``dA`` times the softmax Jacobian ``diag(S) - S S^T``.
     """
     dA, Z = _check_pair(dA, Z, "softmax_backward")
-    S = _activate("softmax", Z)
+    S = apply_activation("softmax", Z)
     return S * (dA - np.sum(S * dA, axis=0, keepdims=True))
 
 

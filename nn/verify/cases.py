@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nn import reference
+
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")
 LOSSES = ("bce", "mse")
-LEAKY_SLOPE = 0.01
+LEAKY_SLOPE = reference.LEAKY_SLOPE
 KINK_MARGIN = 1e-3
 SATURATION = {"sigmoid": 6.0, "tanh": 3.0}  # largest |Z| allowed for these activations
 MAX_BATCH = 8
@@ -47,16 +49,8 @@ class Case:
 
 
 def activate(name: str, Z: np.ndarray) -> np.ndarray:
-    """The activation `name` applied to Z with numpy."""
-    if name == "relu":
-        return np.maximum(Z, 0.0)
-    if name == "leaky_relu":
-        return np.where(Z > 0, Z, LEAKY_SLOPE * Z)
-    if name == "tanh":
-        return np.tanh(Z)
-    if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-Z))
-    return Z
+    """The activation `name` applied to Z with numpy (the course formulas of nn.reference)."""
+    return reference.apply_activation(name, Z)
 
 
 def validate(layer_dims: Sequence[int], activations: Sequence[str], loss: str) -> None:
