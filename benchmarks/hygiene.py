@@ -4,9 +4,10 @@
 `gc.collect()` (with `DEBUG_SAVEALL`, so the garbage stays inspectable) what only the
 cycle collector could free: anything of ours there means a step leaks into the slow,
 non-deterministic path. `tensors_made_in_backward` counts every Tensor constructed while
-`backward()` runs, by temporarily replacing `Tensor.__new__`; a first-order backward
-should hand numpy arrays to the rules and construct none. As a control it also counts
-the Tensors of a `create_graph=True` pass, which must be more than zero.
+`backward()` runs, by temporarily wrapping the engine's tensor constructors; a
+first-order backward should hand numpy arrays to the rules and construct none. As a
+control it also counts the Tensors of a `create_graph=True` pass, which must be more
+than zero.
 """
 
 from __future__ import annotations
@@ -150,40 +151,40 @@ class BackwardReport:
         return self.first_order == 0 and self.create_graph > 0
 
 
-def _plain_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-    return object.__new__(cls)
-
-
 def _count_new_tensors(fn: Callable[[], None]) -> list[Any]:
     """The Tensors constructed while `fn` runs.
 
-    CPython cannot give a class back its C-level `__new__` once one was assigned (after
-    `del`, construction with arguments fails), so `_plain_new` stays behind and every
-    later Tensor construction is slower: call this only in a process that times nothing,
-    as `measure()` does.
+    Op results and internal leaves are made by `autodiff.tensor._new`, and tensors made
+    by `Tensor(...)` run `Tensor.__init__`: both are wrapped while `fn` runs and put back
+    afterwards.
     """
+    import autodiff.tensor as tensor_module
     from autodiff import Tensor
 
     made: list[Any] = []
+    original_new, original_init = tensor_module._new, Tensor.__init__
 
-    def counting_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-        obj = object.__new__(cls)
+    def counting_new(cls: type) -> Any:
+        obj = original_new(cls)
         made.append(obj)
         return obj
 
-    Tensor.__new__ = counting_new  # type: ignore[method-assign, assignment]
+    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        made.append(self)
+        original_init(self, *args, **kwargs)
+
+    tensor_module._new = counting_new
+    Tensor.__init__ = counting_init  # type: ignore[method-assign]
     try:
         fn()
     finally:
-        Tensor.__new__ = _plain_new  # type: ignore[method-assign, assignment]
+        tensor_module._new = original_new
+        Tensor.__init__ = original_init  # type: ignore[method-assign]
     return made
 
 
 def tensors_made_in_backward(workload: Workload) -> BackwardReport:
-    """Count the Tensors a first-order backward builds (should be 0) and a create_graph one.
-
-    Slows later Tensor construction in this process (see `_count_new_tensors`).
-    """
+    """Count the Tensors a first-order backward builds (should be 0) and a create_graph one."""
     import autodiff as ad
 
     loss = workload.loss()
