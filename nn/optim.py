@@ -35,6 +35,9 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: learning rate must be >= 0, got {lr}")
         self.lr = lr
         self.weight_decay = weight_decay
+        # One scratch array per parameter for the update's temporaries: a step allocates
+        # nothing, so large layers do not pay for fresh pages every step.
+        self._scratch = [np.empty_like(p._data) for p in self.params]
 
     def zero_grad(self) -> None:
         """Forget the gradients of every parameter (`grad` becomes None)."""
@@ -94,7 +97,7 @@ class SGD(Optimizer):
             v *= self.momentum
             v += g
             g = v
-        data -= self.lr * g
+        data -= np.multiply(g, self.lr, out=self._scratch[i])
 
 
 class Adam(Optimizer):
@@ -121,14 +124,19 @@ class Adam(Optimizer):
     def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
         self.t[i] = t = self.t[i] + 1
-        m, v = self.m[i], self.v[i]
+        m, v, s = self.m[i], self.v[i], self._scratch[i]
         m *= b1
-        m += (1 - b1) * g
+        m += np.multiply(g, 1 - b1, out=s)
         v *= b2
-        v += (1 - b2) * (g * g)
-        denom = np.sqrt(v / (1 - b2**t))
-        denom += self.eps
-        data -= (self.lr / (1 - b1**t)) * m / denom
+        np.multiply(g, g, out=s)
+        s *= 1 - b2
+        v += s
+        np.divide(v, 1 - b2**t, out=s)  # s: the denominator sqrt(v_hat) + eps
+        np.sqrt(s, out=s)
+        s += self.eps
+        np.divide(m, s, out=s)
+        s *= self.lr / (1 - b1**t)
+        data -= s
 
 
 class RMSProp(Optimizer):
@@ -148,9 +156,13 @@ class RMSProp(Optimizer):
         self.v = [np.zeros_like(p._data) for p in self.params]
 
     def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
-        v = self.v[i]
+        v, s = self.v[i], self._scratch[i]
         v *= self.alpha
-        v += (1 - self.alpha) * (g * g)
-        denom = np.sqrt(v)
-        denom += self.eps
-        data -= self.lr * g / denom
+        np.multiply(g, g, out=s)
+        s *= 1 - self.alpha
+        v += s
+        np.sqrt(v, out=s)  # s: the denominator sqrt(v) + eps
+        s += self.eps
+        np.divide(g, s, out=s)
+        s *= self.lr
+        data -= s
