@@ -76,7 +76,9 @@ class Dense(Module):
         if x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
         data = x._data
-        if not np.isfinite(data).all():
+        # A finite sum means every element is finite (NaN and inf propagate): one pass and
+        # no temporary array; only an overflowing or non-finite sum needs the full check.
+        if not np.isfinite(data.sum()) and not np.isfinite(data).all():
             bad = np.argwhere(~np.isfinite(data))[0].tolist()
             raise ValueError(
                 f"{self._where()}: the input holds non-finite values (first at index "
