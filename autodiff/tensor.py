@@ -3,8 +3,9 @@
 A tensor made by an op while grad mode is on and some input requires grad is a *node*:
 it keeps its inputs (`_parents`) and a vector-Jacobian product (`_vjp`) that maps the
 gradient of its result to gradients of its inputs. Everything else is a *leaf*. The
-operators and methods here are one-liners delegating to `autodiff.ops`, where every op's
-forward and backward rule live side by side; the backward pass is in `autodiff.engine`.
+differentiable operators and methods are the functions of `autodiff.ops`, where every
+op's forward and backward rule live side by side; the backward pass is in
+`autodiff.engine`, and `apply` below is how an op records itself.
 """
 
 from __future__ import annotations
