@@ -727,6 +727,11 @@ def cross_entropy(logits: ArrayLike, labels: np.ndarray) -> Tensor:
     d/dlogits = (softmax(logits) - onehot(labels)) / batch.
     """
     z = as_tensor(logits)
+    if z.ndim != 2 or np.shape(labels) != z.shape[:1]:  # a (batch, 1) column would broadcast
+        raise ValueError(
+            f"cross_entropy: labels of shape {np.shape(labels)} do not fit logits of shape "
+            f"{z.shape} (expected (batch, classes) logits and (batch,) integer labels)"
+        )
     m = z.shape[0]
     rows = np.arange(m)
     shifted = z._data - z._data.max(axis=-1, keepdims=True)
@@ -795,10 +800,16 @@ def broadcast_to(x: ArrayLike, shape: Sequence[int]) -> Tensor:
 
 
 def _plain_index(index: Any) -> Any:
+    """The index with private copies of its arrays: the backward rule must scatter to the
+    places read in the forward, even if the caller's index array changes in between."""
     if isinstance(index, Tensor):
-        return index._data.astype(np.intp) if index.dtype.kind == "f" else index._data
+        return index._data.astype(np.intp) if index.dtype.kind == "f" else index._data.copy()
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
+    if isinstance(index, np.ndarray):
+        return index.copy()
+    if isinstance(index, list):  # as numpy reads it; [] is an empty integer index
+        return np.array(index) if index else np.array(index, dtype=np.intp)
     return index
 
 
@@ -841,6 +852,7 @@ def _scatter(g: Any, index: Any, shape: tuple[int, ...], basic: bool) -> Any:
 def scatter_add(g: ArrayLike, index: Any, shape: tuple[int, ...], basic: bool = False) -> Tensor:
     """Zeros of `shape` with `g` added at `index`; its adjoint is indexing: out_grad[index]."""
     g = as_tensor(g)
+    index = _plain_index(index)
     data = _scatter(g._data, index, shape, basic)
     return apply("scatter_add", data, (g,), lambda gg, out, g: (gg[index],), {"index": index})
 
