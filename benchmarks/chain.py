@@ -9,6 +9,7 @@ does the same math: the forward pass keeps the tanh outputs, the backward pass a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,22 @@ def numpy_chain(x0: np.ndarray, n_ops: int = N_OPS) -> tuple[np.ndarray, np.ndar
     return x, g
 
 
+def build_chain(
+    x: Any, n_ops: int, tanh: Callable[[Any], Any], scale: float = SCALE, shift: float = SHIFT
+) -> Any:
+    """`n_ops` ops on `x`, repeating `* scale`, `+ shift`, `tanh`, in any tensor library."""
+    y = x
+    for i in range(n_ops):
+        k = i % 3
+        if k == 0:
+            y = y * scale
+        elif k == 1:
+            y = y + shift
+        else:
+            y = tanh(y)
+    return y
+
+
 def autodiff_chain(x0: np.ndarray, n_ops: int = N_OPS) -> Callable[[], np.ndarray]:
     """A callable that builds the chain on a leaf, backpropagates and returns the gradient."""
     import autodiff as ad
@@ -51,16 +68,7 @@ def autodiff_chain(x0: np.ndarray, n_ops: int = N_OPS) -> Callable[[], np.ndarra
 
     def run() -> np.ndarray:
         x.grad = None
-        y = x
-        for i in range(n_ops):
-            k = i % 3
-            if k == 0:
-                y = y * SCALE
-            elif k == 1:
-                y = y + SHIFT
-            else:
-                y = y.tanh()
-        y.backward(seed)
+        build_chain(x, n_ops, ad.tanh).backward(seed)
         return x.grad
 
     return run
@@ -75,16 +83,7 @@ def torch_chain(x0: np.ndarray, n_ops: int = N_OPS) -> Callable[[], np.ndarray]:
 
     def run() -> np.ndarray:
         x.grad = None
-        y = x
-        for i in range(n_ops):
-            k = i % 3
-            if k == 0:
-                y = y * SCALE
-            elif k == 1:
-                y = y + SHIFT
-            else:
-                y = y.tanh()
-        y.backward(seed)
+        build_chain(x, n_ops, torch.tanh).backward(seed)
         return x.grad.numpy()
 
     return run

@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any
 
+from benchmarks.chain import build_chain
+
 N_OPS = 1_000_000
 # The per-op chain's ops; a smaller shift keeps the gradient a normal float over 10**6
 # ops (with +0.001 it decays to a subnormal, 2.5e-323, which checks nothing).
@@ -43,16 +45,7 @@ def _peak_rss_bytes() -> int:
 
 
 def _chain(x: Any, n_ops: int, tanh: Any) -> Any:
-    y = x
-    for i in range(n_ops):
-        k = i % 3
-        if k == 0:
-            y = y * SCALE
-        elif k == 1:
-            y = y + SHIFT
-        else:
-            y = tanh(y)
-    return y
+    return build_chain(x, n_ops, tanh, SCALE, SHIFT)
 
 
 def expected_grad(x0: float, n_ops: int) -> float:
