@@ -230,7 +230,10 @@ class Tensor:
         return float(self._data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._data if dtype is None else self._data.astype(dtype)
+        data = self.data  # read-only while a live graph needs it, as `.data` is
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
 
     __hash__ = object.__hash__
 

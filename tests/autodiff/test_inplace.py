@@ -55,6 +55,20 @@ def _error_of(fn: Callable[[], object]) -> BaseException | None:
     return None
 
 
+def test_arrays_from_numpy_conversions_are_protected_too():
+    W, Z, loss = _layer()
+    for convert in (np.asarray, np.array, Tensor.numpy):
+        before = Z.data.copy()
+        with pytest.raises((ValueError, RuntimeError)):
+            relu_deriv(convert(Z) if convert is not np.array else np.array(Z, copy=False))
+        np.testing.assert_array_equal(Z.data, before)
+    copied = np.array(Z)  # an explicit copy is the user's own
+    copied[...] = 0
+    loss.backward()
+    assert np.any(Z.data != 0)
+    np.asarray(Z)[...] = 1  # the graph is released: writes are allowed again
+
+
 def test_unnamed_tensor_is_named_by_op_and_shape():
     W, Z, loss = _layer()
     _raises_at_write_or_backward(lambda: Z.data.fill(0.0), loss, "matmul with shape (4, 3)")
