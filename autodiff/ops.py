@@ -753,6 +753,8 @@ def _softmax_array(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 # ---- shape and indexing ----
+# reshape, transpose and basic indexing return views that share the input's memory; the
+# views are made read-only, so that writing into such a result can never change its input.
 
 
 def reshape(x: ArrayLike, *shape: Any) -> Tensor:
@@ -766,6 +768,7 @@ def reshape(x: ArrayLike, *shape: Any) -> Tensor:
         raise ValueError(
             f"reshape: cannot reshape a tensor of shape {x.shape} into {shape}"
         ) from None
+    data.setflags(write=False)
     x_shape = x.shape
     return apply("reshape", data, (x,), lambda g, out, x: (g.reshape(x_shape),), {"shape": shape})
 
@@ -780,6 +783,7 @@ def transpose(x: ArrayLike, *axes: Any) -> Tensor:
         data = x._data.transpose(perm)
     except ValueError:
         raise ValueError(f"transpose: axes {perm} do not fit a tensor of shape {x.shape}") from None
+    data.setflags(write=False)
     inverse = tuple(np.argsort(perm).tolist())
     meta = {"axes": perm} if axes else None
     return apply("transpose", data, (x,), lambda g, out, x: (g.transpose(inverse),), meta)
@@ -828,6 +832,8 @@ def getitem(x: ArrayLike, index: Any) -> Tensor:
     except IndexError as error:
         raise IndexError(f"getitem: {error} (tensor of shape {x.shape})") from None
     shape, basic = x.shape, _is_basic(index)
+    if type(data) is np.ndarray and np.may_share_memory(data, x._data):
+        data.setflags(write=False)
     return apply(
         "getitem",
         data,

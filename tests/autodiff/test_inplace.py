@@ -209,3 +209,17 @@ def test_gradients_are_right_after_a_refused_write():
         x.data[x.data < 0] = 7.0
     loss.backward()
     np.testing.assert_array_equal(x.grad, [2.0, 0.0, 6.0])
+
+
+@pytest.mark.parametrize(
+    "view", [lambda W: W[0], lambda W: W.reshape(6), lambda W: W.T, lambda W: W[:, 1:]]
+)
+def test_writing_into_a_view_result_never_changes_its_input(view):
+    W = Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True, name="W")
+    v = view(W)
+    (v * 2).sum().backward()
+    with pytest.raises(ValueError):  # the view is read-only, even after backward
+        v.data[...] = 0
+    np.testing.assert_array_equal(W.data, np.arange(6.0).reshape(3, 2))
+    W.data -= 1.0  # the parameter itself stays updatable
+    np.testing.assert_array_equal(W.data, np.arange(6.0).reshape(3, 2) - 1)
