@@ -15,12 +15,15 @@ use operators (`+ - * / ** @`), the methods arrays and Tensors share (`sum`, `re
 `_scatter` helpers below, which dispatch on the type. Quantities that are piecewise
 constant (masks, tie weights, signs) come from `_const(x)`, the raw values: their
 derivative is zero, so reading raw values there is right; anywhere else it would
-silently break second derivatives.
+silently break second derivatives. A rule never writes into its arguments: they are
+the forward's own arrays, and `g` may be handed to several inputs.
 
 Broadcasting lives in one place: a binary op whose input requires grad and has another
 shape than the result gets an explicit `broadcast_to` node in front, whose rule sums the
 gradient back (`_sum_to`). That is also why a drawing of `x @ W.T + b` shows
-`b -> broadcast_to -> add`, and why db sums over the batch.
+`b -> broadcast_to -> add`, and why db sums over the batch. `matmul` (batch axes),
+`linear` (x @ W.T + b in one node, what `nn.Dense` uses) and the fused losses at the
+end of the file reduce their own gradients.
 
 Kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope, clip passes the
 gradient at its bounds, and max/min/maximum/minimum split it evenly among ties.
