@@ -2,31 +2,19 @@
 
 import numpy as np
 
+try:
+    from .class_style import ACTIVATIONS, LAYERS, Dense, grads_with
+except ImportError:  # loaded as a single file, as `python -m nn.verify FILE:grads` does
+    from class_style import ACTIVATIONS, LAYERS, Dense, grads_with
+
 TITLE = "db summed from the wrong tensor"
 BUG = "d_b sums last_derivative (dA); it should sum dfunction (dZ)"
-LAYERS = [2, 8, 8, 1]
-ACTIVATIONS = ["relu", "relu", "sigmoid"]
 
-FUNCTIONS = {
-    "relu": (lambda x: np.where(x > 0, x, 0), lambda x: np.where(x > 0, 1, 0)),
-    "sigmoid": (
-        lambda x: 1 / (1 + np.exp(-x)),
-        lambda x: 1 / (1 + np.exp(-x)) * (1 - 1 / (1 + np.exp(-x))),
-    ),
-}
+__all__ = ["ACTIVATIONS", "BUG", "LAYERS", "TITLE", "grads"]
 
 
-class Dense:
-    """One layer with samples as rows: output = activate(input @ weights + biases)."""
-
-    def __init__(self, weights, biases, activation):
-        self.weights, self.biases = weights, biases
-        self.activate, self.dactivate = FUNCTIONS[activation]
-
-    def forward(self, layer_input):
-        self.layer_input = layer_input
-        return self.activate(layer_input @ self.weights + self.biases)
-
+class BuggyDense(Dense):
+    # the learner's backward, with the bug marked
     def backward(self, last_derivative):
         m = self.layer_input.shape[0]
         dfunction = last_derivative * self.dactivate(self.layer_input @ self.weights + self.biases)
@@ -35,18 +23,4 @@ class Dense:
         return dfunction @ self.weights.T
 
 
-def grads(X, Y, parameters):
-    layers = [
-        Dense(parameters[f"W{l}"].T, parameters[f"b{l}"].T, name)
-        for l, name in enumerate(ACTIVATIONS, start=1)
-    ]
-    output = X.T
-    for layer in layers:
-        output = layer.forward(output)
-    last_derivative = -(Y.T / output - (1 - Y.T) / (1 - output))
-    for layer in reversed(layers):
-        last_derivative = layer.backward(last_derivative)
-    out = {}
-    for l, layer in enumerate(layers, start=1):
-        out[f"dW{l}"], out[f"db{l}"] = layer.d_w.T, layer.d_b.T
-    return out
+grads = grads_with(BuggyDense)
