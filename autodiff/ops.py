@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from autodiff.mode import GRAD, MODE
-from autodiff.tensor import ArrayLike, Tensor, apply, as_tensor, leaf
+from autodiff.tensor import ArrayLike, Tensor, apply, as_tensor
 
 Axis = int | Sequence[int] | None
 
@@ -911,8 +911,3 @@ def _tensors(tensors: Sequence[ArrayLike], op: str) -> list[Tensor]:
     parts = [t if isinstance(t, Tensor) else None for t in tensors]
     like = next((t for t in parts if t is not None), None)
     return [t if t is not None else as_tensor(x, like=like) for t, x in zip(parts, tensors)]
-
-
-def zeros_like(x: Tensor) -> Tensor:
-    """A constant tensor of zeros with x's shape and dtype."""
-    return leaf(np.zeros_like(x._data))

@@ -365,13 +365,6 @@ def apply(
     return out
 
 
-def release(node: Tensor) -> None:
-    """Drop what `node` keeps for backward, so that its inputs become collectable."""
-    if node._vjp is not None and node._vjp is not _released_vjp:
-        node._vjp = _released_vjp
-        node._parents = ()
-
-
 from autodiff import engine, ops  # noqa: E402  (circular: ops and engine use Tensor)
 
 # Operators and methods are the op functions themselves: one Python call fewer per op.
