@@ -490,10 +490,16 @@ def _matmul_2d_vjp(need_a: bool, need_b: bool) -> Any:
 _MATMUL_VJPS = {(na, nb): _matmul_2d_vjp(na, nb) for na in (False, True) for nb in (False, True)}
 
 
-def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> Tensor:
-    """x @ W.T + b in one node (a Dense layer's affine map; W is (out, in), b is (out,)).
+def linear(
+    x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None, *, activation: str | None = None
+) -> Tensor:
+    """activation(x @ W.T + b) in one node: a Dense layer (W is (out, in), b is (out,)).
 
-    d/dx = g @ W, d/dW = g^T @ x (batch axes folded), d/db = g summed over the batch.
+    `activation` is None (the affine map alone), "relu", "leaky_relu" (slope 0.01),
+    "tanh" or "sigmoid". With Z = x @ W.T + b and A = activation(Z), the rule first forms
+    dZ = g * activation'(Z), written with A (A > 0, 1 - A**2, A (1 - A)) as the course
+    notes do, then d/dx = dZ @ W, d/dW = dZ^T @ x (batch axes folded), d/db = dZ summed
+    over the batch. Kinks follow relu and leaky_relu.
     """
     x, W = _pair(x, W)
     if W.ndim != 2 or x.ndim == 0 or x.shape[-1] != W.shape[1]:
@@ -501,15 +507,74 @@ def linear(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> Tensor:
             f"linear: input of shape {x.shape} does not fit weights of shape {W.shape} "
             f"(expected the input's last dimension to be {W.shape[1] if W.ndim == 2 else '?'})"
         )
+    if activation is not None and activation not in _ACTIVATE:
+        raise ValueError(
+            f"linear: unknown activation {activation!r}; choose None or one of "
+            f"{', '.join(map(repr, _ACTIVATE))}"
+        )
     data = x._data @ W._data.T
     if b is None:
-        return apply("linear", data, (x, W), _LINEAR_VJPS[x.requires_grad, W.requires_grad, None])
-    b = b if isinstance(b, Tensor) else as_tensor(b, like=x)
-    if b.shape != (W.shape[0],):
-        raise ValueError(f"linear: bias of shape {b.shape} does not fit weights of shape {W.shape}")
-    data += b._data
-    vjp = _LINEAR_VJPS[x.requires_grad, W.requires_grad, b.requires_grad]
-    return apply("linear", data, (x, W, b), vjp)
+        parents: tuple[Tensor, ...] = (x, W)
+        need_b = None
+    else:
+        b = b if isinstance(b, Tensor) else as_tensor(b, like=x)
+        if b.shape != (W.shape[0],):
+            raise ValueError(
+                f"linear: bias of shape {b.shape} does not fit weights of shape {W.shape}"
+            )
+        data += b._data
+        parents = (x, W, b)
+        need_b = b.requires_grad
+    if activation is None:
+        vjp = _LINEAR_VJPS[x.requires_grad, W.requires_grad, need_b]
+        return apply("linear", data, parents, vjp)
+    _ACTIVATE[activation](data)  # in place: `data` is this op's own fresh array
+    vjp = _ACTIVATED_LINEAR_VJPS[activation, x.requires_grad, W.requires_grad, need_b]
+    return apply("linear", data, parents, vjp, _ACTIVATION_META[activation])
+
+
+def _relu_inplace(z: np.ndarray) -> None:
+    np.maximum(z, 0, out=z)
+
+
+def _leaky_relu_inplace(z: np.ndarray) -> None:
+    np.multiply(z, LEAKY_SLOPE, out=z, where=z < 0)
+
+
+def _tanh_inplace(z: np.ndarray) -> None:
+    np.tanh(z, out=z)
+
+
+def _sigmoid_inplace(z: np.ndarray) -> None:
+    """z <- sigmoid(z) as exp(-log(1 + e**-z)): no overflow, tiny values kept."""
+    np.negative(z, out=z)
+    np.logaddexp(0, z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+
+
+# The activations `linear` can fuse: each overwrites the fresh affine result in place.
+LEAKY_SLOPE = 0.01  # leaky_relu's default slope, the one `linear` fuses
+_ACTIVATE = {
+    "relu": _relu_inplace,
+    "leaky_relu": _leaky_relu_inplace,
+    "tanh": _tanh_inplace,
+    "sigmoid": _sigmoid_inplace,
+}
+FUSED_ACTIVATIONS = frozenset(_ACTIVATE)
+_ACTIVATION_META = {name: {"activation": name} for name in _ACTIVATE}
+
+
+def _activation_grad(name: str, g: Any, out: Any) -> Any:
+    """dZ = g * activation'(Z), from the activation's output `out` (Z is not kept)."""
+    if name == "relu":
+        return g * (_const(out) > 0)
+    if name == "leaky_relu":
+        raw = _const(out)
+        return g * np.where(raw > 0, 1.0, LEAKY_SLOPE).astype(raw.dtype)
+    if name == "tanh":
+        return g * (1 - out * out)
+    return g * (out * (1 - out))  # sigmoid
 
 
 def _linear_vjp(need_x: bool, need_w: bool, need_b: bool | None) -> Any:
@@ -526,11 +591,24 @@ def _linear_vjp(need_x: bool, need_w: bool, need_b: bool | None) -> Any:
     return vjp
 
 
+def _activated_linear_vjp(activation: str, affine_vjp: Any) -> Any:
+    def vjp(g: Any, out: Any, x: Any, W: Any, b: Any = None) -> tuple[Any, ...]:
+        return affine_vjp(_activation_grad(activation, g, out), out, x, W, b)
+
+    return vjp
+
+
+# One rule per pattern of inputs needing a gradient (and per activation), made once.
 _LINEAR_VJPS = {
     (nx, nw, nb): _linear_vjp(nx, nw, nb)
     for nx in (False, True)
     for nw in (False, True)
     for nb in (None, False, True)
+}
+_ACTIVATED_LINEAR_VJPS = {
+    (name, *need): _activated_linear_vjp(name, rule)
+    for name in _ACTIVATE
+    for need, rule in _LINEAR_VJPS.items()
 }
 
 

@@ -6,7 +6,8 @@ Writes three SVG files into demos/out/ (next to this script):
   after `backward(retain_graph=True)`, so every leaf shows its data and its gradient.
 - mlp_graph.svg: a 3-layer MLP (2-8-8-1, tanh, sigmoid output) on a batch of 4 points with
   its binary cross-entropy loss, gradients shown; each Dense layer is a labelled box
-  holding its parameters, linear op and activation, inside the MLP's dashed box.
+  holding its parameters and its one fused op, tanh(x @ W.T + b), inside the MLP's
+  dashed box.
 - mlp_collapsed.svg: the same network with each layer collapsed to one node.
 
 Run: python demos/05_draw_graphs.py   (needs Graphviz's `dot`; about a second)

@@ -1,8 +1,9 @@
 """Dense layers and the multi-layer perceptron built from them.
 
-`Dense` is one fused `ad.linear` node (x @ W.T + b) followed by its activation op; the
-gradients come from the engine's rules for those ops. `W` has shape (out, in), the `W`
-of the course notes' column-per-sample `Z = W @ A_prev + b`.
+`Dense` is one fused `ad.linear` node, activation(x @ W.T + b), when its activation is
+relu, leaky_relu, tanh, sigmoid or none; softmax and user functions follow as ops of
+their own. The gradients come from the engine's rules for those ops. `W` has shape
+(out, in), the `W` of the course notes' column-per-sample `Z = W @ A_prev + b`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
+from autodiff.ops import FUSED_ACTIVATIONS
 from autodiff.tensor import as_tensor
 from nn import init as initializers
 from nn.module import RELU_FAMILY, Dropout, Module, activation_fn
@@ -58,7 +60,11 @@ class Dense(Module):
         self.out_features = int(out_features)
         self.activation = activation
         self.init = init
-        self._act = activation if callable(activation) else activation_fn(activation)
+        if isinstance(activation, str) and activation in FUSED_ACTIVATIONS:
+            self._fused, self._act = activation, None  # one linear node does both
+        else:
+            self._fused = None
+            self._act = activation if callable(activation) else activation_fn(activation)
         self._in_shape = (self.in_features,)
 
     def forward(self, x: Any) -> Tensor:
@@ -66,7 +72,7 @@ class Dense(Module):
             x = self._check_input(x)
         elif x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
-        out = ad.linear(x, self.W, self.b)
+        out = ad.linear(x, self.W, self.b, activation=self._fused)
         act = self._act
         return out if act is None else act(out)
 

@@ -130,8 +130,10 @@ def _argument(value: Any) -> str:
 def op_label(op: str, meta: dict[str, Any] | None) -> str:
     """The HTML-like label of an operation node: name, symbol and the arguments that matter."""
     symbol = OP_SYMBOLS.get(op)
-    head = f"<B>{escape(op)}</B>" + (f" {escape(symbol)}" if symbol else "")
     meta = dict(meta or {})
+    if op == "linear" and meta.get("activation"):  # a fused Dense layer: relu(x @ W.T + b)
+        symbol = f"{meta.pop('activation')}({symbol})"
+    head = f"<B>{escape(op)}</B>" + (f" {escape(symbol)}" if symbol else "")
     args = []
     if "scalar" in meta and op in _INFIX:
         c, infix = _argument(meta.pop("scalar")), _INFIX[op]
@@ -150,7 +152,8 @@ def module_label(name: str, output: Any, params: list[Any], n_ops: int) -> str:
     """The label of a collapsed module: its name, output shape, parameters and op count."""
     rows = [f"<TR><TD><B>{escape(name)}</B></TD></TR>"]
     out = shape_text(output._data.shape, output._data.dtype)
-    rows.append(f"<TR><TD>{_SMALL.format(escape(f'out {out}  ({n_ops} ops)'))}</TD></TR>")
+    ops = f"{n_ops} op" if n_ops == 1 else f"{n_ops} ops"
+    rows.append(f"<TR><TD>{_SMALL.format(escape(f'out {out}  ({ops})'))}</TD></TR>")
     for p in params:
         text = f"{p.name or 'parameter'} {shape_text(p._data.shape, p._data.dtype)}"
         rows.append(f"<TR><TD>{_SMALL.format(escape(text))}</TD></TR>")

@@ -435,6 +435,41 @@ def test_linear_gives_gradients_only_to_inputs_that_require_them(need: tuple):
             assert leaf.grad is None
 
 
+@pytest.mark.parametrize("activation, slope_at_zero", [("relu", 0.0), ("leaky_relu", 0.01)])
+def test_fused_linear_kink_follows_the_activation_convention(activation: str, slope_at_zero):
+    """Pre-activations exactly at 0: relu'(0) = 0 and leaky_relu'(0) = slope, as the ops."""
+    x = Tensor(np.array([[1.0, -1.0], [0.5, 2.0]]), requires_grad=True)
+    W = Tensor(np.array([[1.0, 1.0], [0.0, 0.0], [2.0, -1.0]]), requires_grad=True)
+    b = Tensor(np.array([0.0, 0.0, -3.0]), requires_grad=True)  # z: [[0, 0, 0], [2.5, 0, -2]]
+    fused = ops.linear(x, W, b, activation=activation)
+    fused.sum().backward()
+    grads = [t.grad for t in (x, W, b)]
+    for t in (x, W, b):
+        t.grad = None
+    separate = getattr(ops, activation)(ops.linear(x, W, b))
+    separate.sum().backward()
+    np.testing.assert_array_equal(fused.data, separate.data)
+    for fused_grad, t in zip(grads, (x, W, b), strict=True):
+        np.testing.assert_allclose(fused_grad, t.grad, rtol=1e-15)
+    slopes = np.where(np.array([[0.0, 0.0, 0.0], [2.5, 0.0, -2.0]]) > 0, 1.0, slope_at_zero)
+    np.testing.assert_allclose(b.grad, slopes.sum(axis=0), rtol=1e-15)
+
+
+def test_fused_sigmoid_saturates_without_overflow():
+    x = Tensor(np.array([[1.0]]), requires_grad=True)
+    W = Tensor(np.array([[-1000.0], [1000.0]]), requires_grad=True)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow is fine
+        out = ops.linear(x, W, activation="sigmoid")
+        out.sum().backward()
+    np.testing.assert_array_equal(out.data, [[0.0, 1.0]])
+    np.testing.assert_array_equal(W.grad, [[0.0], [0.0]])
+
+
+def test_fused_linear_names_an_unknown_activation():
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*'relu'"):
+        ops.linear(np.ones((2, 3)), Tensor(np.ones((4, 3))), activation="swish")
+
+
 # ---- edge cases ----
 
 

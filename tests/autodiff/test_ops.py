@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -202,6 +202,35 @@ def linear_operands(draw: Any):
     if draw(st.booleans()):
         return [x, W, draw(ads.arrays((n_out,)))], {}
     return [x, W], {}
+
+
+# activation(z) and activation'(z) of the activations `linear` fuses, written with Z
+ACTIVATIONS = {
+    "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype)),
+    "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda z: np.where(z > 0, 1.0, 0.01)),
+    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+    "sigmoid": (lambda z: np_sigmoid(z), lambda z: np_sigmoid(z) * (1 - np_sigmoid(z))),
+}
+
+
+@st.composite
+def activated_linear_operands(draw: Any, activation: str):
+    """linear operands (always with a bias) whose pre-activations stay off the kink at 0."""
+    args, _ = draw(linear_operands())
+    if len(args) == 2:
+        args.append(draw(ads.arrays((args[1].shape[0],))))
+    x, W, b = args
+    if activation in ("relu", "leaky_relu"):
+        assume(np.all(np.abs(x @ W.T + b) > 1e-3))
+    return args, {"activation": activation}
+
+
+def activated_linear_ref(x, W, b, activation):
+    return ACTIVATIONS[activation][0](x @ W.T + b)
+
+
+def activated_linear_vjp(g, x, W, b, activation):
+    return linear_vjp(g * ACTIVATIONS[activation][1](x @ W.T + b), x, W, b)
 
 
 @st.composite
@@ -411,6 +440,8 @@ OPS = [
            where_args()),
     OpCase("linear", lambda x, W, b=None: ad.linear(x, W, b),
            lambda x, W, b=None: x @ W.T + (0 if b is None else b), linear_vjp, linear_operands()),
+    *[OpCase(f"linear_{name}", ad.linear, activated_linear_ref, activated_linear_vjp,
+             activated_linear_operands(name)) for name in ACTIVATIONS],
     # elementwise unary
     OpCase("neg", lambda x: -x, np.negative, lambda g, x: [-g], unary()),
     OpCase("exp", ad.exp, np.exp, lambda g, x: [g * np.exp(x)], unary()),

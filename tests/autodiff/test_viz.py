@@ -159,8 +159,8 @@ def test_collapse_modules_draws_each_layer_as_one_node(tmp_path):
     nodes, clusters, text = render(loss, tmp_path, legend=False, collapse_modules=True)
     assert sum(n.startswith("m") for n in nodes) == 3
     assert clusters == ["cluster_3"] or len(clusters) == 1  # only the MLP's box is left
-    # each Dense layer had W, b, linear op + result, activation op + result: 6 nodes -> 1
-    assert len(nodes) == len(full) - 3 * 5
+    # each Dense layer had W, b and its fused linear op + result: 4 nodes -> 1
+    assert len(nodes) == len(full) - 3 * 3
     assert "layers.1.W (4, 5) float64" in text
 
 

@@ -136,8 +136,8 @@ def test_outputs_carry_module_labels_and_inputs():
     assert out._meta["module"] == "MLP([2, 16, 1], tanh → sigmoid)"
     (ref,) = out._meta["module_inputs"]
     assert isinstance(ref, weakref.ref) and ref() is x
-    hidden = out._parents[0]._parents[0]  # sigmoid <- linear <- tanh of layer 0
-    assert hidden.op == "tanh"
+    hidden = out._parents[0]  # each Dense layer is one fused node: tanh(x @ W.T + b)
+    assert hidden.op == "linear" and hidden._meta["activation"] == "tanh"
     assert hidden._meta["module"] == "layers.0: Dense(2→16, tanh)"
     assert hidden._meta["module_inputs"][0]() is x
 
