@@ -58,8 +58,12 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
         push_flag(True)
         for p in reversed(parents):
             if p not in visited and (p.requires_grad or not only_requires_grad):
-                push(p)
-                push_flag(False)
+                if p._parents:
+                    push(p)
+                    push_flag(False)
+                else:  # a leaf needs nothing before it: emit it at once
+                    visit(p)
+                    emit(p)
     return order
 
 
@@ -148,7 +152,8 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
                 "of some scalar with respect to it (an array of the same shape); "
                 "only a single-element tensor defaults to 1. Did you mean .sum().backward()?"
             )
-        seed = np.ones_like(root._data)
+        # np.array(1.0).reshape(shape): several times cheaper than np.ones_like
+        seed = np.array(1, dtype=root._data.dtype).reshape(root._data.shape)
     else:
         seed = to_array(grad, root._data.dtype)
         if seed.shape != root.shape:

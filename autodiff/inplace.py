@@ -139,16 +139,20 @@ def watch_leaf(leaf: Any, consumer: Any) -> None:
     """
     users = leaf._users
     if users is None:
-        leaf._users = users = []
-    elif len(users) >= getattr(leaf, "_users_limit", 16):
-        users[:] = [u for u in users if _live(u())]
-        # The next sweep waits until the list doubles: a leaf feeding a million live ops
-        # (one weight in a long chain) costs O(1) per op, not O(live ops).
-        leaf._users_limit = max(16, 2 * len(users))
-    users.append(weakref.ref(consumer))
+        leaf._users = [_ref(consumer)]
+    else:
+        if len(users) >= 16 and len(users) >= getattr(leaf, "_users_limit", 16):
+            users[:] = [u for u in users if _live(u())]
+            # The next sweep waits until the list doubles: a leaf feeding a million live
+            # ops (one weight in a long chain) costs O(1) per op, not O(live ops).
+            leaf._users_limit = max(16, 2 * len(users))
+        users.append(_ref(consumer))
     if not leaf._pins and leaf._data.flags.writeable:
         leaf._data.setflags(write=False)
         leaf._pins = 1
+
+
+_ref = weakref.ref
 
 
 def _live(node: Any) -> bool:
@@ -159,7 +163,9 @@ def leaf_in_use(leaf: Any) -> bool:
     """True while a live, unreleased op still needs `leaf`'s data; else thaw it."""
     users = leaf._users
     if users:
-        users[:] = [u for u in users if _live(u())]
+        # released nodes drop their parents (`_live`, inlined: this runs for every
+        # parameter on every optimizer step)
+        users[:] = [u for u in users if (node := u()) is not None and node._parents]
         if users:
             return True
     thaw(leaf)

@@ -746,6 +746,19 @@ def _tuple(axis: Axis) -> int | tuple[int, ...] | None:
 # shapes and labels and calls these.
 
 
+_amin, _amax = np.minimum.reduce, np.maximum.reduce  # x.min() minus a Python-level wrapper
+
+
+@lru_cache(maxsize=64)
+def _clip_range(dtype: np.dtype, eps: float) -> tuple[float, float]:
+    """[eps, 1 - eps], with 1 - eps made the largest float below 1 where it rounds to 1."""
+    one = dtype.type(1)
+    hi = 1.0 - eps
+    if dtype.type(hi) >= one:  # 1 - 1e-12 rounds to 1 in float32
+        hi = float(np.nextafter(one, dtype.type(0)))
+    return eps, hi
+
+
 def binary_cross_entropy(p: ArrayLike, t: ArrayLike, eps: float = 1e-12) -> Tensor:
     """mean(-(t log p + (1 - t) log(1 - p))), p clipped to [eps, 1 - eps].
 
@@ -755,27 +768,34 @@ def binary_cross_entropy(p: ArrayLike, t: ArrayLike, eps: float = 1e-12) -> Tens
     p, t = _pair(p, t)
     if p.shape != t.shape:
         raise ValueError(f"binary_cross_entropy: shapes {p.shape} and {t.shape} differ")
-    one = p.dtype.type(1)
-    lo, hi = eps, 1.0 - eps
-    if p.dtype.type(hi) >= one:  # 1 - 1e-12 rounds to 1 in float32: the largest float < 1
-        hi = float(np.nextafter(one, p.dtype.type(0)))
-    n = builtins.max(p.size, 1)
+    lo, hi = _clip_range(p.dtype, eps)
     raw = p._data
-    pc = np.minimum(np.maximum(raw, lo), hi)  # np.clip, without its Python-level overhead
-    data = -(t._data * np.log(pc) + (1 - t._data) * np.log(1 - pc)).sum() / n
-    clipped = bool((pc != raw).any())
+    n = builtins.max(raw.size, 1)
+    clipped = bool(raw.size) and not (lo <= _amin(raw, None) and _amax(raw, None) <= hi)
+    pc = np.minimum(np.maximum(raw, lo), hi) if clipped else raw  # np.clip, minus its overhead
+    # sum(t log p + (1 - t) log(1 - p)) = t . (log p - log(1 - p)) + sum(log(1 - p))
+    log_q = np.log1p(-pc)
+    data = -(np.vdot(t._data, np.log(pc) - log_q) + log_q.sum()) / n
     need_t = t.requires_grad
 
     def vjp(g: Any, out: Any, p: Any, t: Any) -> tuple[Any, Any]:
         scale = g * (1 / n)
+        if isinstance(p, Tensor):  # under create_graph: the same formula on Tensors
+            pc = clip(p, lo, hi) if clipped else p
+            gp = (pc - t) / (pc * (1 - pc)) * scale
+            if clipped:
+                raw = p._data
+                gp = gp * ((raw >= lo) & (raw <= hi))
+            return gp, (_log(1 - pc) - _log(pc)) * scale if need_t else None
+        pc = np.minimum(np.maximum(p, lo), hi) if clipped else p
+        gp = pc - t
+        denominator = 1 - pc
+        denominator *= pc
+        gp /= denominator
+        gp *= scale
         if clipped:
-            pc = clip(p, lo, hi) if isinstance(p, Tensor) else np.minimum(np.maximum(p, lo), hi)
-            raw = _const(p)
-            gp = (pc - t) / (pc * (1 - pc)) * ((raw >= lo) & (raw <= hi)) * scale
-        else:
-            pc = p
-            gp = (p - t) / (p * (1 - p)) * scale
-        return gp, (_log(1 - pc) - _log(pc)) * scale if need_t else None
+            gp *= (p >= lo) & (p <= hi)
+        return gp, (np.log1p(-pc) - np.log(pc)) * scale if need_t else None
 
     return apply("binary_cross_entropy", data.astype(p.dtype), (p, t), vjp)
 

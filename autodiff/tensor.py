@@ -288,6 +288,10 @@ def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
     """
     if isinstance(x, Tensor):
         return x
+    if type(x) is np.ndarray and (x.dtype.type is np.float64 or x.dtype.type is np.float32):
+        t = leaf(x.copy())  # the common case: a float batch, copied once
+        t._pins = CONSTANT
+        return t
     if like is not None and isinstance(x, (int, float)):
         array = np.asarray(x, dtype=like._data.dtype)
     else:
