@@ -115,8 +115,18 @@ def backprop(
             parents = node._parents
             if create_graph:
                 parent_grads = vjp(g, node, *parents)
-            elif len(parents) == 1:
-                parent_grads = vjp(g, node._data, parents[0]._data)
+            elif len(parents) == 1:  # most nodes: no zip, no list
+                p = parents[0]
+                (pg,) = vjp(g, node._data, p._data)
+                if pg is not None:
+                    data = p._data
+                    if pg.shape != data.shape or pg.dtype is not data.dtype:
+                        pg = _conform(node, pg, data)
+                    if anomaly:
+                        _check_gradient(pg, node)
+                    prev = grads.get(p)
+                    grads[p] = pg if prev is None else prev + pg
+                parent_grads = ()
             elif len(parents) == 2:
                 parent_grads = vjp(g, node._data, parents[0]._data, parents[1]._data)
             else:
@@ -124,16 +134,11 @@ def backprop(
             for p, pg in zip(parents, parent_grads):
                 if pg is None or not p.requires_grad:
                     continue
-                expected = p._data
-                if pg.shape != expected.shape:
-                    raise RuntimeError(
-                        f"the backward rule of {node.op!r} returned a gradient of shape "
-                        f"{pg.shape} for an input of shape {expected.shape}"
-                    )
-                if pg.dtype is not expected.dtype and pg.dtype != expected.dtype:
-                    pg = pg.astype(expected.dtype)
+                data = p._data
+                if pg.shape != data.shape or pg.dtype is not data.dtype:
+                    pg = _conform(node, pg, data)
                 if anomaly:
-                    _check_finite(pg, node.op, _creation_sites.get(id(node)), "backward gradient")
+                    _check_gradient(pg, node)
                 prev = grads.get(p)
                 grads[p] = pg if prev is None else prev + pg
             if not retain_graph:
@@ -142,6 +147,16 @@ def backprop(
     finally:
         MODE.reset(token)
     return kept
+
+
+def _conform(node: Tensor, grad: Any, data: np.ndarray) -> Any:
+    """A rule's gradient for an input holding `data`: cast to its dtype; a wrong shape raises."""
+    if grad.shape != data.shape:
+        raise RuntimeError(
+            f"the backward rule of {node.op!r} returned a gradient of shape "
+            f"{grad.shape} for an input of shape {data.shape}"
+        )
+    return grad if grad.dtype == data.dtype else grad.astype(data.dtype)
 
 
 def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
@@ -278,6 +293,10 @@ def _check_finite(values: Any, op: str, site: str | None, what: str) -> None:
         raise FloatingPointError(
             f"{what} of the {op!r} op holds {bad}; the op was created at {where}"
         )
+
+
+def _check_gradient(grad: Any, node: Tensor) -> None:
+    _check_finite(grad, node.op, _creation_sites.get(id(node)), "backward gradient")
 
 
 def note_creation(out: Tensor, op: str) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -130,7 +130,7 @@ def _unreduce(g: Any, x_shape: tuple[int, ...], axis: Axis, keepdims: bool) -> A
 # ---- elementwise binary ----
 # Rules that need nothing but their arguments are module-level functions, so recording
 # an op allocates no closure; a Python-number operand stays out of the graph and its
-# rule takes the number through `partial`. Drawing records (`meta`) are shared dicts:
+# rule is a closure over the number, cached per number. Drawing records (`meta`) are shared dicts:
 # never mutate one, replace it.
 
 
@@ -146,15 +146,14 @@ def _negate_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
     return (-g,)
 
 
-def _scale_vjp(c: float, g: Any, out: Any, a: Any) -> tuple[Any]:
-    return (g * c,)
-
-
 # A loop multiplies by the same few numbers millions of times: sharing one rule and one
 # drawing record per number spares two allocations per op (and the garbage collector).
 @lru_cache(maxsize=1024, typed=True)
 def _scale_rule(c: float) -> Any:
-    return partial(_scale_vjp, c)
+    def scale_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:  # a closure: called directly
+        return (g * c,)
+
+    return scale_vjp
 
 
 @lru_cache(maxsize=1024, typed=True)
