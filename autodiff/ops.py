@@ -501,7 +501,8 @@ def linear(
     over the batch. Kinks follow relu and leaky_relu.
     """
     x, W = _pair(x, W)
-    if W.ndim != 2 or x.ndim == 0 or x.shape[-1] != W.shape[1]:
+    xd, Wd = x._data, W._data
+    if Wd.ndim != 2 or xd.ndim == 0 or xd.shape[-1] != Wd.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not fit weights of shape {W.shape} "
             f"(expected the input's last dimension to be {W.shape[1] if W.ndim == 2 else '?'})"
@@ -511,13 +512,13 @@ def linear(
             f"linear: unknown activation {activation!r}; choose None or one of "
             f"{', '.join(map(repr, _ACTIVATE))}"
         )
-    data = x._data @ W._data.T
+    data = xd @ Wd.T
     if b is None:
         parents: tuple[Tensor, ...] = (x, W)
         need_b = None
     else:
         b = b if isinstance(b, Tensor) else as_tensor(b, like=x)
-        if b.shape != (W.shape[0],):
+        if b._data.shape != (Wd.shape[0],):
             raise ValueError(
                 f"linear: bias of shape {b.shape} does not fit weights of shape {W.shape}"
             )
@@ -585,7 +586,10 @@ def _linear_vjp(need_x: bool, need_w: bool, need_b: bool | None) -> Any:
         grads = (g @ W if need_x else None, g2.T @ x2 if need_w else None)
         if need_b is None:  # no bias
             return grads
-        return grads + (g2.sum(axis=0) if need_b else None,)
+        if not need_b:
+            return grads + (None,)
+        # np.add.reduce is g2.sum(axis=0) minus a Python-level wrapper
+        return grads + (np.add.reduce(g2, 0) if type(g2) is np.ndarray else g2.sum(axis=0),)
 
     return vjp
 
@@ -833,16 +837,26 @@ def cross_entropy(logits: ArrayLike, labels: np.ndarray) -> Tensor:
             f"{z.shape} (expected (batch, classes) logits and (batch,) integer labels)"
         )
     m = z.shape[0]
+    n = builtins.max(m, 1)
     rows = np.arange(m)
-    shifted = z._data - z._data.max(axis=-1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    data = -log_probs[rows, labels].sum() / builtins.max(m, 1)
-    target = np.zeros(z.shape, dtype=z.dtype)
-    target[rows, labels] = 1
+    labels = np.array(labels)  # our own copy: the rule reads it during backward
+    raw = z._data
+    shifted = raw - _amax(raw, -1, keepdims=True)
+    exps = np.exp(shifted)
+    totals = np.add.reduce(exps, -1, keepdims=True)
+    data = (np.log(totals).sum() - shifted[rows, labels].sum()) / n
+    exps /= totals  # the softmax, kept for the rule (first order) instead of recomputed
+    probs = exps
 
     def vjp(g: Any, out: Any, z: Any) -> tuple[Any]:
-        probs = softmax(z) if isinstance(z, Tensor) else _softmax_array(z)
-        return ((probs - target) * (g * (1 / builtins.max(m, 1))),)
+        if isinstance(z, Tensor):  # under create_graph: differentiable softmax
+            target = np.zeros(z.shape, dtype=z.dtype)
+            target[rows, labels] = 1
+            return ((softmax(z) - target) * (g * (1 / n)),)
+        grad = probs.copy()
+        grad[rows, labels] -= 1
+        grad *= g * (1 / n)
+        return (grad,)
 
     return apply("cross_entropy", np.asarray(data, dtype=z.dtype), (z,), vjp)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from autodiff import InplaceModificationError, Tensor
+from autodiff.inplace import in_use
 
 
 class Optimizer:
@@ -53,15 +54,14 @@ class Optimizer:
                 continue
             if wd:
                 g = g + wd * p._data
-            data = p.data  # the raw array, or a read-only guarded view while a graph needs p
-            if type(data) is not np.ndarray:
+            if in_use(p):  # a live graph still needs p's values
                 raise InplaceModificationError(
                     f"{type(self).__name__}.step(): parameter {p.name or i!r} is still needed "
                     "by a live graph (a forward whose backward has not run, or "
                     "backward(retain_graph=True)); updating it would corrupt that graph's "
                     "gradients. Call backward() (without retain_graph) or drop the graph first."
                 )
-            self._update(i, data, g)
+            self._update(i, p._data, g)
 
     def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError

@@ -117,6 +117,19 @@ def test_non_finite_input_names_layer():
         nn.Dense(2, 3)(Tensor([[np.inf, 0.0]]))
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_huge_finite_input_is_accepted(dtype):
+    """The quick check (a sum) overflows here; the full check must let the input pass."""
+    big = np.finfo(dtype).max / 2
+    x = np.array([[big, big], [big, 2.0]], dtype=dtype)
+    out = nn.Dense(2, 3, seed=0, dtype=dtype)(x)
+    assert out.shape == (2, 3)
+    x[1, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"non-finite.*\[1, 0\]"):
+        nn.Dense(2, 3, seed=0, dtype=dtype)(x)
+
+
 def test_bad_layer_sizes():
     with pytest.raises(ValueError, match="at least two"):
         nn.MLP([3])
