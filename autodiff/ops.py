@@ -188,7 +188,8 @@ def add(a: ArrayLike, b: ArrayLike) -> Tensor:
         data = a._data + b._data
     except ValueError:
         raise _shape_error("add", a, b) from None
-    a, b = _expand(a, b, np.shape(data))
+    if a._data.shape != b._data.shape:
+        a, b = _expand(a, b, data.shape)
     return apply("add", data, (a, b), _add_vjp)
 
 
@@ -203,7 +204,8 @@ def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
         data = a._data - b._data
     except ValueError:
         raise _shape_error("sub", a, b) from None
-    a, b = _expand(a, b, np.shape(data))
+    if a._data.shape != b._data.shape:
+        a, b = _expand(a, b, data.shape)
     return apply("sub", data, (a, b), _sub_vjp)
 
 
@@ -218,7 +220,8 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
         data = a._data * b._data
     except ValueError:
         raise _shape_error("mul", a, b) from None
-    a, b = _expand(a, b, np.shape(data))
+    if a._data.shape != b._data.shape:
+        a, b = _expand(a, b, data.shape)
     return apply("mul", data, (a, b), _mul_vjp)
 
 
@@ -231,7 +234,8 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
         data = a._data / b._data
     except ValueError:
         raise _shape_error("div", a, b) from None
-    a, b = _expand(a, b, np.shape(data))
+    if a._data.shape != b._data.shape:
+        a, b = _expand(a, b, data.shape)
     return apply("div", data, (a, b), _div_vjp)
 
 
@@ -248,7 +252,8 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:  # noqa: A001 - the ** operator
         data = a._data**b._data
     except ValueError:
         raise _shape_error("pow", a, b) from None
-    a, b = _expand(a, b, np.shape(data))
+    if a._data.shape != b._data.shape:
+        a, b = _expand(a, b, data.shape)
     need_a, need_b = a.requires_grad, b.requires_grad
 
     def vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -278,7 +283,8 @@ def _extremum(op: str, fn: Any, wins: Any, a: ArrayLike, b: ArrayLike) -> Tensor
         data = fn(a._data, b._data)
     except ValueError:
         raise _shape_error(op, a, b) from None
-    a, b = _expand(a, b, np.shape(data))
+    if a._data.shape != b._data.shape:
+        a, b = _expand(a, b, data.shape)
 
     def vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
         ra, rb = _const(a), _const(b)

@@ -110,6 +110,8 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values as a numpy array (read-only while a live graph needs them)."""
+        if type(self._data) is not np.ndarray:
+            _own_array(self)
         return guarded_view(self) if in_use(self) else self._data
 
     @data.setter
@@ -174,7 +176,7 @@ class Tensor:
 
         While a live graph still needs the data, the detached leaf sees it read-only.
         """
-        data = self._data
+        data = self._data if type(self._data) is np.ndarray else _own_array(self)
         if in_use(self):
             data = data.view()
             data.setflags(write=False)
@@ -276,6 +278,12 @@ class Tensor:
         return self
 
 
+def _own_array(t: Tensor) -> np.ndarray:
+    """Give `t` a 0-d array in place of the numpy scalar a recorded op left (see `apply`)."""
+    t._data = np.asarray(t._data)
+    return t._data
+
+
 def _value(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
@@ -323,6 +331,13 @@ def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
     return t
 
 
+# numpy hands back the result of arithmetic on 0-d arrays as a scalar (np.float64), whose
+# arithmetic is several times cheaper than a 0-d array's. A recorded op keeps it as is, so
+# scalar graphs (micrograd style, a million-op chain) stay cheap; `Tensor.data` and every
+# leaf see a 0-d array.
+_F64, _F32 = np.float64, np.float32
+
+
 def apply(
     op: str,
     data: Any,
@@ -338,7 +353,7 @@ def apply(
     so the same formula builds a differentiable graph. `meta` holds the op's arguments
     worth showing in a drawing (axis, exponent, slope).
     """
-    if type(data) is not np.ndarray:
+    if type(data) is not np.ndarray and type(data) is not _F64 and type(data) is not _F32:
         data = np.asarray(data)
     out = _new(Tensor)
     out._data = data
@@ -358,6 +373,8 @@ def apply(
                 if mode & ANOMALY:
                     engine.note_creation(out, op)
                 return out
+    if type(data) is not np.ndarray:
+        out._data = np.asarray(data)  # a leaf always holds an array
     out.requires_grad = False
     out.op = ""
     out._parents = ()

@@ -48,6 +48,29 @@ def test_scalar_tensor_is_zero_dimensional():
     assert s.grad.shape == () and s.grad == -8.0
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_zero_dimensional_results_look_like_arrays_everywhere(dtype):
+    """0-d op results may hold a numpy scalar inside; every way out is a 0-d array."""
+    a = Tensor(np.array(3.0, dtype=dtype), requires_grad=True)
+    y = a * a + 1.0
+    assert isinstance(y.data, np.ndarray)  # read-only while the graph needs it
+    assert y.data.shape == () and y.dtype == dtype and y.shape == () and y.item() == 10.0
+    with pytest.raises(ad.InplaceModificationError):  # the graph still needs it
+        y.data[()] = 0.0
+    assert type(np.asarray(y)) is not np.float64 and np.asarray(y).shape == ()
+    d = y.detach()
+    assert type(d._data) is np.ndarray and d.item() == 10.0
+    y.backward()
+    assert type(a.grad) is np.ndarray and a.grad.dtype == dtype and a.grad == 6.0
+    y.data[()] = 5.0  # released: its data is its own again, and a write sticks
+    assert y.item() == 5.0
+    with ad.no_grad():
+        z = a * 2.0
+    assert type(z._data) is np.ndarray  # a leaf always holds an array
+    w = Tensor(z, requires_grad=True) * a
+    assert w.item() == 18.0
+
+
 def test_attributes():
     x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True, name="x")
     assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
