@@ -1,10 +1,12 @@
 """The backward pass: one traversal behind both `Tensor.backward` and `ad.grad`.
 
-`toposort` orders the graph without recursion (a chain of a million ops is fine);
-`backprop` walks it from the outputs to the inputs, calling each node's vjp. A
-first-order pass hands the vjps numpy arrays and builds no graph at all; with
-`create_graph=True` it hands them Tensors under grad mode, so the gradients are
-themselves differentiable (second derivatives, Hessian-vector products).
+`backprop` walks the graph from the outputs to the inputs without recursion (a chain of
+a million ops is fine), calling each node's vjp. Every recorded op carries a creation
+number, larger than its inputs' numbers, so visiting nodes newest first (a heap) runs
+each node after all the ops that used it: no separate sort. A first-order pass hands the
+vjps numpy arrays and builds no graph at all; with `create_graph=True` it hands them
+Tensors under grad mode, so the gradients are themselves differentiable (second
+derivatives, Hessian-vector products). `toposort` orders a whole graph for drawings.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import sys
 import weakref
 from collections.abc import Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -91,23 +94,27 @@ def backprop(
     called `retain_grad()`. Gradients are arrays, or Tensors under `create_graph`.
     """
     grads: dict[Tensor, Any] = {}
+    # Nodes waiting for their turn, newest first: a node is pushed when its first gradient
+    # arrives and popped after every op that used it (those are newer), so no sort is
+    # needed and nodes that receive no gradient are never visited.
+    heap: list[tuple[int, Tensor]] = []
     for root, seed in zip(roots, seeds):
         prev = grads.get(root)
-        grads[root] = seed if prev is None else prev + seed
+        if prev is None:
+            grads[root] = seed
+            if root._vjp is not None:
+                heappush(heap, (-root._seq, root))
+        else:
+            grads[root] = prev + seed
     kept: dict[int, tuple[Tensor, Any]] = {}
     mode = MODE.get()
     anomaly = mode & ANOMALY
     token = MODE.set(mode | GRAD if create_graph else mode & ~GRAD)
     try:
-        for node in reversed(toposort(roots)):
-            g = grads.pop(node, None)
-            if g is None:
-                continue
+        while heap:
+            node = heappop(heap)[1]
+            g = grads.pop(node)
             vjp = node._vjp
-            if vjp is None:  # a leaf
-                if keep is None or id(node) in keep:
-                    kept[id(node)] = (node, g)
-                continue
             if node._retain if keep is None else id(node) in keep:
                 kept[id(node)] = (node, g)
             if vjp is _released_vjp:
@@ -125,7 +132,12 @@ def backprop(
                     if anomaly:
                         _check_gradient(pg, node)
                     prev = grads.get(p)
-                    grads[p] = pg if prev is None else prev + pg
+                    if prev is None:
+                        grads[p] = pg
+                        if p._vjp is not None:
+                            heappush(heap, (-p._seq, p))
+                    else:
+                        grads[p] = prev + pg
                 parent_grads = ()
             elif len(parents) == 2:
                 parent_grads = vjp(g, node._data, parents[0]._data, parents[1]._data)
@@ -140,10 +152,19 @@ def backprop(
                 if anomaly:
                     _check_gradient(pg, node)
                 prev = grads.get(p)
-                grads[p] = pg if prev is None else prev + pg
+                if prev is None:
+                    grads[p] = pg
+                    if p._vjp is not None:
+                        heappush(heap, (-p._seq, p))
+                else:
+                    grads[p] = prev + pg
             if not retain_graph:
                 node._vjp = _released_vjp
                 node._parents = ()
+        # What is left are the leaves, their gradients complete.
+        for leaf_node, g in grads.items():
+            if keep is None or id(leaf_node) in keep:
+                kept[id(leaf_node)] = (leaf_node, g)
     finally:
         MODE.reset(token)
     return kept

@@ -10,6 +10,7 @@ op's forward and backward rule live side by side; the backward pass is in
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -74,6 +75,7 @@ class Tensor:
         "_vjp",
         "_pins",
         "_meta",
+        "_seq",
         "__dict__",
         "__weakref__",
     )
@@ -336,6 +338,9 @@ def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
 # scalar graphs (micrograd style, a million-op chain) stay cheap; `Tensor.data` and every
 # leaf see a 0-d array.
 _F64, _F32 = np.float64, np.float32
+# Every recorded op gets the next number: an op's inputs always have smaller ones, so
+# the backward pass can visit nodes in decreasing number without sorting the graph.
+_next_seq = itertools.count().__next__
 
 
 def apply(
@@ -366,6 +371,7 @@ def apply(
                 out._parents = parents
                 out._vjp = vjp
                 out._meta = meta
+                out._seq = _next_seq()
                 for q in parents:
                     if q._vjp is None and q._pins != CONSTANT:
                         watch_leaf(q, out)
