@@ -111,8 +111,13 @@ def backprop(
     anomaly = mode & ANOMALY
     token = MODE.set(mode | GRAD if create_graph else mode & ~GRAD)
     try:
-        while heap:
-            node = heappop(heap)[1]
+        node: Tensor | None = None
+        next_node: Tensor | None = None  # the next node, when it is known without the heap
+        while True:
+            if node is None:
+                if not heap:
+                    break
+                node = heappop(heap)[1]
             g = grads.pop(node)
             vjp = node._vjp
             if node._retain if keep is None else id(node) in keep:
@@ -135,7 +140,10 @@ def backprop(
                     if prev is None:
                         grads[p] = pg
                         if p._vjp is not None:
-                            heappush(heap, (-p._seq, p))
+                            if heap:
+                                heappush(heap, (-p._seq, p))
+                            else:  # a chain: the only node waiting is the next one
+                                next_node = p
                     else:
                         grads[p] = prev + pg
                 parent_grads = ()
@@ -161,6 +169,7 @@ def backprop(
             if not retain_graph:
                 node._vjp = _released_vjp
                 node._parents = ()
+            node, next_node = next_node, None
         # What is left are the leaves, their gradients complete.
         for leaf_node, g in grads.items():
             if keep is None or id(leaf_node) in keep:
