@@ -129,9 +129,9 @@ def _unreduce(g: Any, x_shape: tuple[int, ...], axis: Axis, keepdims: bool) -> A
 
 # ---- elementwise binary ----
 # Rules that need nothing but their arguments are module-level functions, so recording
-# an op allocates no closure; a Python-number operand stays out of the graph and its
-# rule is a closure over the number, cached per number. Drawing records (`meta`) are shared dicts:
-# never mutate one, replace it.
+# an op allocates no closure. A Python-number operand stays out of the graph: its rule
+# and its drawing records are made once per number (see `_NumberRecords`). Drawing
+# records (`meta`) are shared dicts: never mutate one, replace it.
 
 
 # Python ints and floats (not bools): such operands stay out of the graph.
@@ -146,19 +146,34 @@ def _negate_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
     return (-g,)
 
 
-# A loop multiplies by the same few numbers millions of times: sharing one rule and one
-# drawing record per number spares two allocations per op (and the garbage collector).
-@lru_cache(maxsize=1024, typed=True)
-def _scale_rule(c: float) -> Any:
+def _number_record(c: float) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(rule of x * c, drawing record of x op c, drawing record of c op x)."""
+
     def scale_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:  # a closure: called directly
         return (g * c,)
 
-    return scale_vjp
+    return scale_vjp, {"scalar": c}, {"scalar": c, "left": True}
 
 
-@lru_cache(maxsize=1024, typed=True)
-def _scalar_meta(c: float, left: bool = False) -> dict[str, Any]:
-    return {"scalar": c, "left": True} if left else {"scalar": c}
+class _NumberRecords(dict):
+    """`records[c]`: the record of the number c, made on first use.
+
+    A loop multiplies by the same few numbers millions of times: sharing one rule and one
+    drawing record per number spares allocations per op (and the garbage collector). A
+    plain dict lookup is also cheaper than a cache's call. Ints and floats get a table
+    each (2 == 2.0 as keys, yet a drawing says which was written); a full table starts
+    over, so a stream of distinct numbers cannot grow it without bound.
+    """
+
+    def __missing__(self, c: float) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        if len(self) >= 1024:
+            self.clear()
+        record = self[c] = _number_record(c)
+        return record
+
+
+_FLOAT_RECORDS, _INT_RECORDS = _NumberRecords(), _NumberRecords()
+_RULE, _META, _LEFT_META = 0, 1, 2
 
 
 def _add_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -180,9 +195,11 @@ def _div_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a + b; d/da = 1, d/db = 1."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("add", a._data + b, (a,), _pass_vjp, _scalar_meta(b))
+        record = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b]
+        return apply("add", a._data + b, (a,), _pass_vjp, record[_META])
     if type(a) in _NUMBER and isinstance(b, Tensor):
-        return apply("add", a + b._data, (b,), _pass_vjp, _scalar_meta(a))
+        record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        return apply("add", a + b._data, (b,), _pass_vjp, record[_META])
     a, b = _pair(a, b)
     try:
         data = a._data + b._data
@@ -196,9 +213,11 @@ def add(a: ArrayLike, b: ArrayLike) -> Tensor:
 def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("sub", a._data - b, (a,), _pass_vjp, _scalar_meta(b))
+        record = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b]
+        return apply("sub", a._data - b, (a,), _pass_vjp, record[_META])
     if type(a) in _NUMBER and isinstance(b, Tensor):
-        return apply("sub", a - b._data, (b,), _negate_vjp, _scalar_meta(a, True))
+        record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        return apply("sub", a - b._data, (b,), _negate_vjp, record[_LEFT_META])
     a, b = _pair(a, b)
     try:
         data = a._data - b._data
@@ -212,9 +231,11 @@ def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
 def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("mul", a._data * b, (a,), _scale_rule(b), _scalar_meta(b))
+        record = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b]
+        return apply("mul", a._data * b, (a,), record[_RULE], record[_META])
     if type(a) in _NUMBER and isinstance(b, Tensor):
-        return apply("mul", a * b._data, (b,), _scale_rule(a), _scalar_meta(a))
+        record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        return apply("mul", a * b._data, (b,), record[_RULE], record[_META])
     a, b = _pair(a, b)
     try:
         data = a._data * b._data
@@ -228,7 +249,8 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a / b; d/da = 1 / b, d/db = -a / b**2 = -out / b."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        return apply("div", a._data / b, (a,), _scale_rule(1 / b), _scalar_meta(b))
+        meta = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b][_META]
+        return apply("div", a._data / b, (a,), _FLOAT_RECORDS[1 / b][_RULE], meta)
     a, b = _pair(a, b)
     try:
         data = a._data / b._data

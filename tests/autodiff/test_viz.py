@@ -332,3 +332,16 @@ def test_two_thousand_nodes_render_in_seconds(tmp_path):
     unused = 6  # w4..w9 are not in the graph
     assert len(nodes) == nodes_expected - unused
     assert elapsed < 60, f"drawing {len(nodes)} nodes took {elapsed:.1f} s"
+
+
+def test_python_number_operands_are_drawn_as_written():
+    x = ad.Tensor([1.0, 2.0], requires_grad=True)
+    labels = {}
+    for name, out in [("f", x * 2.0), ("i", x * 2), ("sub", 3 - x), ("div", x / 4)]:
+        labels[name] = viz.draw(out.sum()).source
+    assert "x × 2.0" in labels["f"]
+    assert "x × 2" in labels["i"] and "x × 2.0" not in labels["i"]
+    assert "3 − x" in labels["sub"] and "x ÷ 4" in labels["div"]
+    assert (x * 2)._meta == {"scalar": 2} and type((x * 2)._meta["scalar"]) is int
+    assert type((x * 2.0)._meta["scalar"]) is float
+    np.testing.assert_array_equal(ad.grad((x / 4).sum(), x)[0].data, [0.25, 0.25])
