@@ -165,14 +165,18 @@ class _NumberRecords(dict):
     over, so a stream of distinct numbers cannot grow it without bound.
     """
 
-    def __missing__(self, c: float) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, c: float) -> tuple[Any, ...]:
         if len(self) >= 1024:
             self.clear()
-        record = self[c] = _number_record(c)
+        record = self[c] = self.make(c)
         return record
 
 
-_FLOAT_RECORDS, _INT_RECORDS = _NumberRecords(), _NumberRecords()
+_FLOAT_RECORDS, _INT_RECORDS = _NumberRecords(_number_record), _NumberRecords(_number_record)
 _RULE, _META, _LEFT_META = 0, 1, 2
 
 
@@ -190,6 +194,10 @@ def _mul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 def _div_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return g / b, -g * out / b
+
+
+def _rdiv_vjp(g: Any, out: Any, b: Any) -> tuple[Any]:  # c / b for a number c
+    return (-g * out / b,)
 
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -251,6 +259,9 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     if type(b) in _NUMBER and isinstance(a, Tensor):
         meta = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b][_META]
         return apply("div", a._data / b, (a,), _FLOAT_RECORDS[1 / b][_RULE], meta)
+    if type(a) in _NUMBER and isinstance(b, Tensor):
+        record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        return apply("div", a / b._data, (b,), _rdiv_vjp, record[_LEFT_META])
     a, b = _pair(a, b)
     try:
         data = a._data / b._data
@@ -264,11 +275,8 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
 def pow(a: ArrayLike, b: ArrayLike) -> Tensor:  # noqa: A001 - the ** operator
     """a ** b; d/da = b * a**(b-1), d/db = out * log(a) (taken as 0 where a == 0)."""
     if type(b) in _NUMBER and isinstance(a, Tensor):
-        p = b
-        data = a._data**p
-        if p == 2:
-            return apply("pow", data, (a,), lambda g, out, x: (g * 2 * x,), {"exponent": p})
-        return apply("pow", data, (a,), lambda g, out, x: (g * p * x ** (p - 1),), {"exponent": p})
+        rule, meta = (_FLOAT_POWERS if type(b) is float else _INT_POWERS)[b]
+        return apply("pow", a._data**b, (a,), rule, meta)
     a, b = _pair(a, b)
     try:
         data = a._data**b._data
@@ -287,6 +295,24 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:  # noqa: A001 - the ** operator
         return ga, gb
 
     return apply("pow", data, (a, b), vjp)
+
+
+def _power_record(p: float) -> tuple[Any, dict[str, Any]]:
+    """(rule of x ** p, its drawing record), made once per exponent."""
+    if p == 2:
+
+        def square_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+            return (g * 2 * x,)
+
+        return square_vjp, {"exponent": p}
+
+    def power_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+        return (g * p * x ** (p - 1),)
+
+    return power_vjp, {"exponent": p}
+
+
+_FLOAT_POWERS, _INT_POWERS = _NumberRecords(_power_record), _NumberRecords(_power_record)
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -396,7 +422,14 @@ def _sigmoid_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
 def relu(x: ArrayLike) -> Tensor:
     """max(x, 0); d/dx = 1 where x > 0, else 0 (relu'(0) = 0, as in PyTorch)."""
     x = as_tensor(x)
-    return apply("relu", np.maximum(x._data, 0), (x,), _relu_vjp)
+    raw = x._data
+    if type(raw) is np.ndarray:
+        return apply("relu", np.maximum(raw, 0), (x,), _relu_vjp)
+    # a numpy scalar (a 0-d op result): Python's comparison is much cheaper than a ufunc
+    return apply("relu", raw if not raw <= 0 else _ZEROS[type(raw)], (x,), _relu_vjp)
+
+
+_ZEROS = {np.float64: np.float64(0), np.float32: np.float32(0)}
 
 
 def _relu_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
