@@ -149,6 +149,9 @@ def backprop(
                 parent_grads = ()
             elif len(parents) == 2:
                 parent_grads = vjp(g, node._data, parents[0]._data, parents[1]._data)
+            elif len(parents) == 3:  # linear with a bias
+                a, b, c = parents
+                parent_grads = vjp(g, node._data, a._data, b._data, c._data)
             else:
                 parent_grads = vjp(g, node._data, *[p._data for p in parents])
             for p, pg in zip(parents, parent_grads):
