@@ -127,26 +127,8 @@ def backprop(
             parents = node._parents
             if create_graph:
                 parent_grads = vjp(g, node, *parents)
-            elif len(parents) == 1:  # most nodes: no zip, no list
-                p = parents[0]
-                (pg,) = vjp(g, node._data, p._data)
-                if pg is not None:
-                    data = p._data
-                    if pg.shape != data.shape or pg.dtype is not data.dtype:
-                        pg = _conform(node, pg, data)
-                    if anomaly:
-                        _check_gradient(pg, node)
-                    prev = grads.get(p)
-                    if prev is None:
-                        grads[p] = pg
-                        if p._vjp is not None:
-                            if heap:
-                                heappush(heap, (-p._seq, p))
-                            else:  # a chain: the only node waiting is the next one
-                                next_node = p
-                    else:
-                        grads[p] = prev + pg
-                parent_grads = ()
+            elif len(parents) == 1:
+                parent_grads = vjp(g, node._data, parents[0]._data)
             elif len(parents) == 2:
                 parent_grads = vjp(g, node._data, parents[0]._data, parents[1]._data)
             elif len(parents) == 3:  # linear with a bias
@@ -165,8 +147,14 @@ def backprop(
                 prev = grads.get(p)
                 if prev is None:
                     grads[p] = pg
-                    if p._vjp is not None:
-                        heappush(heap, (-p._seq, p))
+                    if p._vjp is not None:  # p waits for its turn
+                        if next_node is None and not heap:
+                            next_node = p  # a chain: the only node waiting is the next one
+                        else:
+                            if next_node is not None:
+                                heappush(heap, (-next_node._seq, next_node))
+                                next_node = None
+                            heappush(heap, (-p._seq, p))
                 else:
                     grads[p] = prev + pg
             if not retain_graph:
