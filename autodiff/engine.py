@@ -188,8 +188,10 @@ def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
                 "of some scalar with respect to it (an array of the same shape); "
                 "only a single-element tensor defaults to 1. Did you mean .sum().backward()?"
             )
-        # np.array(1.0).reshape(shape): several times cheaper than np.ones_like
-        seed = np.array(1, dtype=root._data.dtype).reshape(root._data.shape)
+        data = root._data
+        # numpy's scalar 1 for a 0-d root (cheap arithmetic, as in `apply`), else
+        # np.array(1).reshape(shape), several times cheaper than np.ones_like
+        seed = data.dtype.type(1) if not data.ndim else np.array(1, data.dtype).reshape(data.shape)
     else:
         seed = to_array(grad, root._data.dtype)
         if seed.shape != root.shape:

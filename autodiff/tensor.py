@@ -358,7 +358,8 @@ def apply(
     so the same formula builds a differentiable graph. `meta` holds the op's arguments
     worth showing in a drawing (axis, exponent, slope).
     """
-    if type(data) is not np.ndarray and type(data) is not _F64 and type(data) is not _F32:
+    kind = type(data)
+    if kind is not np.ndarray and kind is not _F64 and kind is not _F32:
         data = np.asarray(data)
     out = _new(Tensor)
     out._data = data
