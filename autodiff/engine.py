@@ -140,8 +140,10 @@ def backprop(
                 if pg is None or not p.requires_grad:
                     continue
                 data = p._data
-                if pg.shape != data.shape or pg.dtype is not data.dtype:
-                    pg = _conform(node, pg, data)
+                # two numpy scalars of one type have one shape and dtype: a cheap test
+                if type(pg) is np.ndarray or type(pg) is not type(data):
+                    if pg.shape != data.shape or pg.dtype is not data.dtype:
+                        pg = _conform(node, pg, data)
                 if anomaly:
                     _check_gradient(pg, node)
                 prev = grads.get(p)
