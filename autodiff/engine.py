@@ -93,32 +93,36 @@ def backprop(
     in `keep`, or, when `keep` is None, the leaves that require grad and the tensors that
     called `retain_grad()`. Gradients are arrays, or Tensors under `create_graph`.
     """
-    grads: dict[Tensor, Any] = {}
+    # A node's gradient is summed in its `_grad_sum` slot until its turn; a leaf's in
+    # `leaf_grads` (leaves may be shared by graphs that other threads run backward on).
+    leaf_grads: dict[Tensor, Any] = {}
     # Nodes waiting for their turn, newest first: a node is pushed when its first gradient
     # arrives and popped after every op that used it (those are newer), so no sort is
     # needed and nodes that receive no gradient are never visited.
     heap: list[tuple[int, Tensor]] = []
-    for root, seed in zip(roots, seeds):
-        prev = grads.get(root)
-        if prev is None:
-            grads[root] = seed
-            if root._vjp is not None:
-                heappush(heap, (-root._seq, root))
-        else:
-            grads[root] = prev + seed
     kept: dict[int, tuple[Tensor, Any]] = {}
     mode = MODE.get()
     anomaly = mode & ANOMALY
     token = MODE.set(mode | GRAD if create_graph else mode & ~GRAD)
+    node: Tensor | None = None
+    next_node: Tensor | None = None  # the next node, when it is known without the heap
     try:
-        node: Tensor | None = None
-        next_node: Tensor | None = None  # the next node, when it is known without the heap
+        for root, seed in zip(roots, seeds):
+            if root._vjp is None:
+                prev = leaf_grads.get(root)
+                leaf_grads[root] = seed if prev is None else prev + seed
+            elif root._grad_sum is None:
+                root._grad_sum = seed
+                heappush(heap, (-root._seq, root))
+            else:
+                root._grad_sum = root._grad_sum + seed
         while True:
             if node is None:
                 if not heap:
                     break
                 node = heappop(heap)[1]
-            g = grads.pop(node)
+            g = node._grad_sum
+            node._grad_sum = None
             vjp = node._vjp
             if node._retain if keep is None else id(node) in keep:
                 kept[id(node)] = (node, g)
@@ -146,27 +150,36 @@ def backprop(
                         pg = _conform(node, pg, data)
                 if anomaly:
                     _check_gradient(pg, node)
-                prev = grads.get(p)
-                if prev is None:
-                    grads[p] = pg
-                    if p._vjp is not None:  # p waits for its turn
-                        if next_node is None and not heap:
-                            next_node = p  # a chain: the only node waiting is the next one
-                        else:
-                            if next_node is not None:
-                                heappush(heap, (-next_node._seq, next_node))
-                                next_node = None
-                            heappush(heap, (-p._seq, p))
-                else:
-                    grads[p] = prev + pg
+                if p._vjp is None:  # a leaf
+                    prev = leaf_grads.get(p)
+                    leaf_grads[p] = pg if prev is None else prev + pg
+                elif p._grad_sum is not None:
+                    p._grad_sum = p._grad_sum + pg
+                else:  # p's first gradient: it waits for its turn
+                    p._grad_sum = pg
+                    if next_node is None and not heap:
+                        next_node = p  # a chain: the only node waiting is the next one
+                    else:
+                        if next_node is not None:
+                            heappush(heap, (-next_node._seq, next_node))
+                            next_node = None
+                        heappush(heap, (-p._seq, p))
             if not retain_graph:
                 node._vjp = _released_vjp
                 node._parents = ()
             node, next_node = next_node, None
-        # What is left are the leaves, their gradients complete.
-        for leaf_node, g in grads.items():
+        # The leaves' gradients are complete.
+        for leaf_node, g in leaf_grads.items():
             if keep is None or id(leaf_node) in keep:
                 kept[id(leaf_node)] = (leaf_node, g)
+    except BaseException:
+        # A pass that stopped half-way leaves no partial sums behind for the next one.
+        for _, waiting in heap:
+            waiting._grad_sum = None
+        for waiting in (node, next_node):
+            if waiting is not None:
+                waiting._grad_sum = None
+        raise
     finally:
         MODE.reset(token)
     return kept

@@ -76,6 +76,7 @@ class Tensor:
         "_pins",
         "_meta",
         "_seq",
+        "_grad_sum",
         "__dict__",
         "__weakref__",
     )
@@ -373,6 +374,7 @@ def apply(
                 out._vjp = vjp
                 out._meta = meta
                 out._seq = _next_seq()
+                out._grad_sum = None  # the backward pass sums the node's gradient here
                 for q in parents:
                     if q._vjp is None and q._pins != CONSTANT:
                         watch_leaf(q, out)

@@ -204,6 +204,19 @@ def test_retain_graph_allows_a_second_backward():
     np.testing.assert_array_equal(x.grad, [4.0, 8.0])
 
 
+def test_a_backward_stopped_half_way_leaves_no_partial_sums():
+    """h's gradient is half summed when the sqrt rule's inf stops the pass; later passes
+    through h must not see that half sum."""
+    x = Tensor([0.0, 1.0], requires_grad=True)
+    h = x * 1.0
+    loss = h.sqrt().sum() + (h * 2.0).sum()  # h * 2 runs first and feeds h
+    with pytest.raises(FloatingPointError), ad.detect_anomaly(), np.errstate(divide="ignore"):
+        loss.backward(retain_graph=True)
+    x.grad = None
+    (h * 5.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [5.0, 5.0])
+
+
 def test_backward_on_tensor_without_graph_raises():
     with pytest.raises(RuntimeError, match="does not require grad"):
         Tensor(1.0).backward()
