@@ -202,10 +202,11 @@ def _rdiv_vjp(g: Any, out: Any, b: Any) -> tuple[Any]:  # c / b for a number c
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a + b; d/da = 1, d/db = 1."""
-    if type(a) is not Tensor or type(b) is not Tensor:  # two Tensors skip these checks
-        if type(b) in _NUMBER and isinstance(a, Tensor):
-            record = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b]
-            return apply("add", a._data + b, (a,), _pass_vjp, record[_META])
+    kind = type(b)
+    if (kind is float or kind is int) and type(a) is Tensor:  # x op number
+        record = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b]
+        return apply("add", a._data + b, (a,), _pass_vjp, record[_META])
+    if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
         if type(a) in _NUMBER and isinstance(b, Tensor):
             record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
             return apply("add", a + b._data, (b,), _pass_vjp, record[_META])
@@ -221,10 +222,11 @@ def add(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1."""
-    if type(a) is not Tensor or type(b) is not Tensor:  # two Tensors skip these checks
-        if type(b) in _NUMBER and isinstance(a, Tensor):
-            record = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b]
-            return apply("sub", a._data - b, (a,), _pass_vjp, record[_META])
+    kind = type(b)
+    if (kind is float or kind is int) and type(a) is Tensor:  # x op number
+        record = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b]
+        return apply("sub", a._data - b, (a,), _pass_vjp, record[_META])
+    if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
         if type(a) in _NUMBER and isinstance(b, Tensor):
             record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
             return apply("sub", a - b._data, (b,), _negate_vjp, record[_LEFT_META])
@@ -240,10 +242,11 @@ def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a."""
-    if type(a) is not Tensor or type(b) is not Tensor:  # two Tensors skip these checks
-        if type(b) in _NUMBER and isinstance(a, Tensor):
-            record = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b]
-            return apply("mul", a._data * b, (a,), record[_RULE], record[_META])
+    kind = type(b)
+    if (kind is float or kind is int) and type(a) is Tensor:  # x op number
+        record = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b]
+        return apply("mul", a._data * b, (a,), record[_RULE], record[_META])
+    if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
         if type(a) in _NUMBER and isinstance(b, Tensor):
             record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
             return apply("mul", a * b._data, (b,), record[_RULE], record[_META])
@@ -259,10 +262,11 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a / b; d/da = 1 / b, d/db = -a / b**2 = -out / b."""
-    if type(a) is not Tensor or type(b) is not Tensor:  # two Tensors skip these checks
-        if type(b) in _NUMBER and isinstance(a, Tensor):
-            meta = (_FLOAT_RECORDS if type(b) is float else _INT_RECORDS)[b][_META]
-            return apply("div", a._data / b, (a,), _FLOAT_RECORDS[1 / b][_RULE], meta)
+    kind = type(b)
+    if (kind is float or kind is int) and type(a) is Tensor:  # x op number
+        meta = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b][_META]
+        return apply("div", a._data / b, (a,), _FLOAT_RECORDS[1 / b][_RULE], meta)
+    if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
         if type(a) in _NUMBER and isinstance(b, Tensor):
             record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
             return apply("div", a / b._data, (b,), _rdiv_vjp, record[_LEFT_META])
