@@ -163,11 +163,14 @@ def leaf_in_use(leaf: Any) -> bool:
     """True while a live, unreleased op still needs `leaf`'s data; else thaw it."""
     users = leaf._users
     if users:
-        # released nodes drop their parents (`_live`, inlined: this runs for every
-        # parameter on every optimizer step)
-        users[:] = [u for u in users if (node := u()) is not None and node._parents]
-        if users:
-            return True
+        # `_live` inlined (this runs for every parameter on every optimizer step), and
+        # the list rebuilt only when some user is still live
+        for user in users:
+            node = user()
+            if node is not None and node._parents:  # released nodes drop their parents
+                users[:] = [u for u in users if _live(u())]
+                return True
+        users.clear()
     thaw(leaf)
     return False
 
