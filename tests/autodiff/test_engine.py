@@ -322,6 +322,32 @@ def test_no_grad_is_thread_local():
     assert seen["fresh"] is True  # a new thread starts with grad mode on
 
 
+def test_threads_backpropagate_graphs_that_share_parameters():
+    """Each backward pass keeps its own sums: concurrent passes over shared leaves agree."""
+    W = Tensor(np.linspace(-1.0, 1.0, 12).reshape(3, 4), requires_grad=True)
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(200):
+            x = rng.standard_normal((5, 3))
+            h = (Tensor(x) @ W).tanh()
+            loss = (h * h).sum() + h.sum()
+            (dW,) = ad.grad(loss, W)
+            t = np.tanh(x @ W.data)
+            expected = x.T @ ((2 * t + 1) * (1 - t * t))
+            if not np.allclose(dW.data, expected, rtol=1e-12, atol=1e-12):
+                errors.append(f"thread {seed}: wrong gradient")
+                return
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+
+
 # ---- ad.grad ----
 
 
