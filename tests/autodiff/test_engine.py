@@ -60,6 +60,8 @@ def test_zero_dimensional_results_look_like_arrays_everywhere(dtype):
     assert type(np.asarray(y)) is not np.float64 and np.asarray(y).shape == ()
     d = y.detach()
     assert type(d._data) is np.ndarray and d.item() == 10.0
+    copied = Tensor(y)
+    assert type(copied._data) is np.ndarray and copied.dtype == dtype and copied.item() == 10.0
     y.backward()
     assert type(a.grad) is np.ndarray and a.grad.dtype == dtype and a.grad == 6.0
     y.data[()] = 5.0  # released: its data is its own again, and a write sticks
