@@ -189,6 +189,10 @@ def _sub_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def _mul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    if type(a) is np.ndarray and not a.ndim:  # see mul: 0-d arrays as numpy scalars
+        a = a[()]
+    if type(b) is np.ndarray and not b.ndim:
+        b = b[()]
     return g * b, g * a
 
 
@@ -251,8 +255,14 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
             record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
             return apply("mul", a * b._data, (b,), record[_RULE], record[_META])
         a, b = _pair(a, b)
+    ad, bd = a._data, b._data
+    # a 0-d array (a leaf) as numpy's scalar: scalar arithmetic is several times cheaper
+    if type(ad) is np.ndarray and not ad.ndim:
+        ad = ad[()]
+    if type(bd) is np.ndarray and not bd.ndim:
+        bd = bd[()]
     try:
-        data = a._data * b._data
+        data = ad * bd
     except ValueError:
         raise _shape_error("mul", a, b) from None
     if a._data.shape != b._data.shape:
