@@ -579,7 +579,8 @@ def linear(
     notes do, then d/dx = dZ @ W, d/dW = dZ^T @ x (batch axes folded), d/db = dZ summed
     over the batch. Kinks follow relu and leaky_relu.
     """
-    x, W = _pair(x, W)
+    if type(x) is not Tensor or type(W) is not Tensor:
+        x, W = _pair(x, W)
     xd, Wd = x._data, W._data
     if Wd.ndim != 2 or xd.ndim == 0 or xd.shape[-1] != Wd.shape[1]:
         raise ValueError(
@@ -857,7 +858,7 @@ def binary_cross_entropy(p: ArrayLike, t: ArrayLike, eps: float = 1e-12) -> Tens
     pc = np.minimum(np.maximum(raw, lo), hi) if clipped else raw  # np.clip, minus its overhead
     # sum(t log p + (1 - t) log(1 - p)) = t . (log p - log(1 - p)) + sum(log(1 - p))
     log_q = np.log1p(-pc)
-    data = -(np.vdot(t._data, np.log(pc) - log_q) + log_q.sum()) / n
+    data = -(np.vdot(t._data, np.log(pc) - log_q) + np.add.reduce(log_q, None)) / n
     need_t = t.requires_grad
 
     def vjp(g: Any, out: Any, p: Any, t: Any) -> tuple[Any, Any]:
