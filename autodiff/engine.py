@@ -61,12 +61,8 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
         push_flag(True)
         for p in reversed(parents):
             if p not in visited and (p.requires_grad or not only_requires_grad):
-                if p._parents:
-                    push(p)
-                    push_flag(False)
-                else:  # a leaf needs nothing before it: emit it at once
-                    visit(p)
-                    emit(p)
+                push(p)
+                push_flag(False)
     return order
 
 

@@ -129,6 +129,9 @@ def thaw(tensor: Any) -> None:
             pass  # a view whose base is still read-only stays read-only
 
 
+_ref = weakref.ref
+
+
 def watch_leaf(leaf: Any, consumer: Any) -> None:
     """Record that the op producing `consumer` needs `leaf`'s data for its backward.
 
@@ -150,9 +153,6 @@ def watch_leaf(leaf: Any, consumer: Any) -> None:
     if not leaf._pins and leaf._data.flags.writeable:
         leaf._data.setflags(write=False)
         leaf._pins = 1
-
-
-_ref = weakref.ref
 
 
 def _live(node: Any) -> bool:

@@ -134,10 +134,6 @@ def _unreduce(g: Any, x_shape: tuple[int, ...], axis: Axis, keepdims: bool) -> A
 # records (`meta`) are shared dicts: never mutate one, replace it.
 
 
-# Python ints and floats (not bools): such operands stay out of the graph.
-_NUMBER = frozenset((int, float))
-
-
 def _pass_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
     return (g,)
 
@@ -176,7 +172,8 @@ class _NumberRecords(dict):
         return record
 
 
-_FLOAT_RECORDS, _INT_RECORDS = _NumberRecords(_number_record), _NumberRecords(_number_record)
+# Python ints and floats (not bools) stay out of the graph: the keys are their types.
+_RECORDS = {float: _NumberRecords(_number_record), int: _NumberRecords(_number_record)}
 _RULE, _META, _LEFT_META = 0, 1, 2
 
 
@@ -208,11 +205,11 @@ def add(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a + b; d/da = 1, d/db = 1."""
     kind = type(b)
     if (kind is float or kind is int) and type(a) is Tensor:  # x op number
-        record = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b]
+        record = _RECORDS[kind][b]
         return apply("add", a._data + b, (a,), _pass_vjp, record[_META])
     if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
-        if type(a) in _NUMBER and isinstance(b, Tensor):
-            record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        if type(a) in _RECORDS and isinstance(b, Tensor):
+            record = _RECORDS[type(a)][a]
             return apply("add", a + b._data, (b,), _pass_vjp, record[_META])
         a, b = _pair(a, b)
     try:
@@ -228,11 +225,11 @@ def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a - b; d/da = 1, d/db = -1."""
     kind = type(b)
     if (kind is float or kind is int) and type(a) is Tensor:  # x op number
-        record = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b]
+        record = _RECORDS[kind][b]
         return apply("sub", a._data - b, (a,), _pass_vjp, record[_META])
     if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
-        if type(a) in _NUMBER and isinstance(b, Tensor):
-            record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        if type(a) in _RECORDS and isinstance(b, Tensor):
+            record = _RECORDS[type(a)][a]
             return apply("sub", a - b._data, (b,), _negate_vjp, record[_LEFT_META])
         a, b = _pair(a, b)
     try:
@@ -248,11 +245,11 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a * b; d/da = b, d/db = a."""
     kind = type(b)
     if (kind is float or kind is int) and type(a) is Tensor:  # x op number
-        record = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b]
+        record = _RECORDS[kind][b]
         return apply("mul", a._data * b, (a,), record[_RULE], record[_META])
     if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
-        if type(a) in _NUMBER and isinstance(b, Tensor):
-            record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        if type(a) in _RECORDS and isinstance(b, Tensor):
+            record = _RECORDS[type(a)][a]
             return apply("mul", a * b._data, (b,), record[_RULE], record[_META])
         a, b = _pair(a, b)
     ad, bd = a._data, b._data
@@ -274,11 +271,11 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     """a / b; d/da = 1 / b, d/db = -a / b**2 = -out / b."""
     kind = type(b)
     if (kind is float or kind is int) and type(a) is Tensor:  # x op number
-        meta = (_FLOAT_RECORDS if kind is float else _INT_RECORDS)[b][_META]
-        return apply("div", a._data / b, (a,), _FLOAT_RECORDS[1 / b][_RULE], meta)
+        meta = _RECORDS[kind][b][_META]
+        return apply("div", a._data / b, (a,), _RECORDS[float][1 / b][_RULE], meta)
     if kind is not Tensor or type(a) is not Tensor:  # two Tensors skip these checks
-        if type(a) in _NUMBER and isinstance(b, Tensor):
-            record = (_FLOAT_RECORDS if type(a) is float else _INT_RECORDS)[a]
+        if type(a) in _RECORDS and isinstance(b, Tensor):
+            record = _RECORDS[type(a)][a]
             return apply("div", a / b._data, (b,), _rdiv_vjp, record[_LEFT_META])
         a, b = _pair(a, b)
     try:
@@ -292,8 +289,8 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def pow(a: ArrayLike, b: ArrayLike) -> Tensor:  # noqa: A001 - the ** operator
     """a ** b; d/da = b * a**(b-1), d/db = out * log(a) (taken as 0 where a == 0)."""
-    if type(b) in _NUMBER and isinstance(a, Tensor):
-        rule, meta = (_FLOAT_POWERS if type(b) is float else _INT_POWERS)[b]
+    if type(b) in _POWERS and isinstance(a, Tensor):
+        rule, meta = _POWERS[type(b)][b]
         return apply("pow", a._data**b, (a,), rule, meta)
     a, b = _pair(a, b)
     try:
@@ -330,7 +327,7 @@ def _power_record(p: float) -> tuple[Any, dict[str, Any]]:
     return power_vjp, {"exponent": p}
 
 
-_FLOAT_POWERS, _INT_POWERS = _NumberRecords(_power_record), _NumberRecords(_power_record)
+_POWERS = {float: _NumberRecords(_power_record), int: _NumberRecords(_power_record)}
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -428,9 +425,16 @@ def _tanh_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
 def sigmoid(x: ArrayLike) -> Tensor:
     """1 / (1 + e**-x); d/dx = out * (1 - out)."""
     x = as_tensor(x)
-    # exp(-log(1 + e**-x)) neither overflows nor loses the tiny values of a saturated unit.
-    data = np.exp(-np.logaddexp(0, -x._data))
-    return apply("sigmoid", data, (x,), _sigmoid_vjp)
+    return apply("sigmoid", _sigmoid_array(x._data), (x,), _sigmoid_vjp)
+
+
+def _sigmoid_array(z: Any, out: np.ndarray | None = None) -> Any:
+    """sigmoid(z) as exp(-log(1 + e**-z)), which neither overflows nor loses the tiny
+    values of a saturated unit; written into `out` when given (`out=z`: in place)."""
+    s = np.negative(z, out=out)
+    s = np.logaddexp(0, s, out=out)
+    s = np.negative(s, out=out)
+    return np.exp(s, out=out)
 
 
 def _sigmoid_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
@@ -454,16 +458,24 @@ def _relu_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
     return (g * (_const(x) > 0),)
 
 
-def leaky_relu(x: ArrayLike, slope: float = 0.01) -> Tensor:
+LEAKY_SLOPE = 0.01  # leaky_relu's default slope, the one `linear` fuses
+
+
+def leaky_relu(x: ArrayLike, slope: float = LEAKY_SLOPE) -> Tensor:
     """x where x > 0, else slope * x; d/dx = 1 where x > 0, else slope (also at 0)."""
     x = as_tensor(x)
     data = np.where(x._data > 0, x._data, x._data * slope)
 
     def vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
-        raw = _const(x)
-        return (g * np.where(raw > 0, 1.0, slope).astype(raw.dtype),)
+        return (_leaky_grad(g, x, slope),)
 
     return apply("leaky_relu", data, (x,), vjp, {"slope": slope})
+
+
+def _leaky_grad(g: Any, x: Any, slope: float) -> Any:
+    """g * leaky_relu'(x); `x` may be the output as well (same sign, slope > 0)."""
+    raw = _const(x)
+    return g * np.where(raw > 0, 1.0, slope).astype(raw.dtype)
 
 
 def abs(x: ArrayLike) -> Tensor:  # noqa: A001
@@ -613,48 +625,23 @@ def linear(
     return apply("linear", data, parents, vjp, _ACTIVATION_META[activation])
 
 
-def _relu_inplace(z: np.ndarray) -> None:
-    np.maximum(z, 0, out=z)
-
-
-def _leaky_relu_inplace(z: np.ndarray) -> None:
-    np.multiply(z, LEAKY_SLOPE, out=z, where=z < 0)
-
-
-def _tanh_inplace(z: np.ndarray) -> None:
-    np.tanh(z, out=z)
-
-
-def _sigmoid_inplace(z: np.ndarray) -> None:
-    """z <- sigmoid(z) as exp(-log(1 + e**-z)): no overflow, tiny values kept."""
-    np.negative(z, out=z)
-    np.logaddexp(0, z, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-
-
-# The activations `linear` can fuse: each overwrites the fresh affine result in place.
-LEAKY_SLOPE = 0.01  # leaky_relu's default slope, the one `linear` fuses
+# The activations `linear` can fuse. Each overwrites the fresh affine result in place, and
+# its rule is the standalone op's, fed the output: relu and leaky_relu test its sign,
+# which is the input's, and tanh and sigmoid are written with the output anyway.
 _ACTIVATE = {
-    "relu": _relu_inplace,
-    "leaky_relu": _leaky_relu_inplace,
-    "tanh": _tanh_inplace,
-    "sigmoid": _sigmoid_inplace,
+    "relu": lambda z: np.maximum(z, 0, out=z),
+    "leaky_relu": lambda z: np.multiply(z, LEAKY_SLOPE, out=z, where=z < 0),
+    "tanh": lambda z: np.tanh(z, out=z),
+    "sigmoid": lambda z: _sigmoid_array(z, out=z),
+}
+_ACTIVATION_GRAD = {  # (g, out) -> g * activation'(Z)
+    "relu": lambda g, out: _relu_vjp(g, out, out)[0],
+    "leaky_relu": lambda g, out: _leaky_grad(g, out, LEAKY_SLOPE),
+    "tanh": lambda g, out: _tanh_vjp(g, out, None)[0],
+    "sigmoid": lambda g, out: _sigmoid_vjp(g, out, None)[0],
 }
 FUSED_ACTIVATIONS = frozenset(_ACTIVATE)
 _ACTIVATION_META = {name: {"activation": name} for name in _ACTIVATE}
-
-
-def _activation_grad(name: str, g: Any, out: Any) -> Any:
-    """dZ = g * activation'(Z), from the activation's output `out` (Z is not kept)."""
-    if name == "relu":
-        return g * (_const(out) > 0)
-    if name == "leaky_relu":
-        raw = _const(out)
-        return g * np.where(raw > 0, 1.0, LEAKY_SLOPE).astype(raw.dtype)
-    if name == "tanh":
-        return g * (1 - out * out)
-    return g * (out * (1 - out))  # sigmoid
 
 
 def _linear_vjp(need_x: bool, need_w: bool, need_b: bool | None) -> Any:
@@ -675,8 +662,10 @@ def _linear_vjp(need_x: bool, need_w: bool, need_b: bool | None) -> Any:
 
 
 def _activated_linear_vjp(activation: str, affine_vjp: Any) -> Any:
+    activation_grad = _ACTIVATION_GRAD[activation]
+
     def vjp(g: Any, out: Any, x: Any, W: Any, b: Any = None) -> tuple[Any, ...]:
-        return affine_vjp(_activation_grad(activation, g, out), out, x, W, b)
+        return affine_vjp(activation_grad(g, out), out, x, W, b)
 
     return vjp
 
@@ -899,7 +888,7 @@ def binary_cross_entropy_with_logits(z: ArrayLike, t: ArrayLike) -> Tensor:
 
     def vjp(g: Any, out: Any, z: Any, t: Any) -> tuple[Any, Any]:
         scale = g * (1 / n)
-        s = sigmoid(z) if isinstance(z, Tensor) else np.exp(-np.logaddexp(0, -z))
+        s = sigmoid(z) if isinstance(z, Tensor) else _sigmoid_array(z)
         return (s - t) * scale, -z * scale if need_t else None
 
     return apply("binary_cross_entropy_with_logits", data.astype(z.dtype), (z, t), vjp)

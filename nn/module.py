@@ -54,10 +54,7 @@ class Module:
             label = self._name_tree()
         out = self.forward(*inputs)
         if type(out) is Tensor and out.op and out.requires_grad:
-            if len(inputs) == 1:  # the common case, without a list
-                refs = (_ref(inputs[0]),) if isinstance(inputs[0], Tensor) else ()
-            else:
-                refs = tuple([_ref(t) for t in inputs if isinstance(t, Tensor)])
+            refs = tuple([_ref(t) for t in inputs if isinstance(t, Tensor)])
             meta = out._meta
             if meta:
                 if "module" in meta:  # an inner module returned this very tensor: keep its box

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from autodiff import InplaceModificationError, Tensor
-from autodiff.inplace import leaf_in_use
+from autodiff.inplace import in_use
 
 
 class Optimizer:
@@ -54,8 +54,7 @@ class Optimizer:
                 continue
             if wd:
                 g = g + wd * p._data
-            # inplace.in_use(p), inlined: a live graph still needs p's values
-            if p._parents or (p._pins > 0 and leaf_in_use(p)):
+            if in_use(p):  # a live graph still needs p's values
                 raise InplaceModificationError(
                     f"{type(self).__name__}.step(): parameter {p.name or i!r} is still needed "
                     "by a live graph (a forward whose backward has not run, or "
