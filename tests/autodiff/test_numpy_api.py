@@ -64,7 +64,7 @@ def unary(elements: Any = None) -> st.SearchStrategy:
 
 @st.composite
 def binary(draw: Any, ea: Any = None, eb: Any = None) -> tuple[list[np.ndarray], dict]:
-    sa, sb = draw(ads.broadcastable_pairs(max_dims=3, min_side=0, max_side=MAX_SIDE))
+    sa, sb = draw(ads.broadcastable_shapes(max_dims=3, min_side=0, max_side=MAX_SIDE))
     return [draw(ads.arrays(sa, elements=values() if ea is None else ea)),
             draw(ads.arrays(sb, elements=values() if eb is None else eb))], {}  # fmt: skip
 
@@ -72,7 +72,7 @@ def binary(draw: Any, ea: Any = None, eb: Any = None) -> tuple[list[np.ndarray],
 @st.composite
 def binary_distinct(draw: Any) -> tuple[list[np.ndarray], dict]:
     """Two arrays whose values all differ by at least 1/8: no ties for maximum/minimum."""
-    sa, sb = draw(ads.broadcastable_pairs(max_dims=3, min_side=0, max_side=MAX_SIDE))
+    sa, sb = draw(ads.broadcastable_shapes(max_dims=3, min_side=0, max_side=MAX_SIDE))
     n = int(np.prod(sa)) + int(np.prod(sb))
     flat = draw(hnp.arrays(np.int64, n, elements=st.integers(-40, 40), unique=True)) / 8.0
     return [flat[: int(np.prod(sa))].reshape(sa), flat[int(np.prod(sa)) :].reshape(sb)], {}

@@ -41,19 +41,46 @@ def test_arrays_with_custom_elements(x):
     assert set(x.tolist()) <= {0.5, 1.5}
 
 
-@given(ads.broadcastable_pairs())
-def test_broadcastable_pairs_broadcast(pair):
+@given(ads.broadcastable_shapes())
+def test_broadcastable_shapes_broadcast(pair):
     a, b = pair
+    assert isinstance(a, tuple) and isinstance(b, tuple)
     shape = np.broadcast_shapes(a, b)
     assert (np.zeros(a) + np.zeros(b)).shape == shape
     assert max(len(a), len(b)) <= 3
 
 
-@given(ads.broadcastable_pairs(min_dims=1, max_dims=2, min_side=0, max_side=2))
-def test_broadcastable_pairs_options(pair):
+@given(ads.broadcastable_shapes(min_dims=1, max_dims=2, min_side=0, max_side=2))
+def test_broadcastable_shapes_options(pair):
     a, b = pair
     assert 1 <= len(a) <= 2 and 1 <= len(b) <= 2
     np.broadcast_shapes(a, b)
+
+
+@given(ads.broadcastable_pairs())
+def test_broadcastable_pairs_are_arrays_that_broadcast(pair):
+    a, b = pair
+    assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+    assert a.dtype == b.dtype == np.float64
+    assert (a + b).shape == np.broadcast_shapes(a.shape, b.shape)
+    assert max(a.ndim, b.ndim) <= 3 and np.all(np.abs(a) <= 2) and np.all(np.abs(b) <= 2)
+
+
+@given(
+    ads.broadcastable_pairs(
+        min_dims=1, max_dims=2, max_side=2, dtype=np.float32, elements=ads.floats(0.5, 1.0)
+    )
+)
+def test_broadcastable_pairs_options(pair):
+    a, b = pair
+    assert 1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and max(a.shape + b.shape) <= 2
+    assert a.dtype == b.dtype == np.float32
+    assert np.all((a >= 0.5) & (a <= 1.0)) and np.all((b >= 0.5) & (b <= 1.0))
+
+
+@given(ads.broadcastable_pairs(max_dims=2))
+def test_broadcastable_pairs_drive_a_gradient_check(pair):
+    assert ad.gradcheck(lambda a, b: (a * b).tanh().sum(), list(pair))
 
 
 @given(ads.mlp_parameters([3, 5, 2, 1]))
