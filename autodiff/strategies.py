@@ -1,9 +1,10 @@
 """Hypothesis strategies for property tests of code built on autodiff.
 
-The only module of the package that imports hypothesis (`pip install hypothesis`), so
-`import autodiff` works without it. Every strategy draws well-conditioned values: finite,
-no subnormals, magnitudes around 1, so that central differences and float comparisons
-stay meaningful.
+The only module of the package that imports hypothesis at import time (hypothesis is a
+dependency, yet `import autodiff` stays quick and works without it; `ad.check_grads`
+imports it when handed one of these strategies). Every strategy draws well-conditioned
+values: finite, no subnormals, magnitudes around 1, so that central differences and float
+comparisons stay meaningful.
 
 - `shapes(...)`: array shapes, 0-d and empty axes included on request.
 - `arrays(shape=None, dtype=np.float64, elements=None)`: numpy arrays of a given or drawn

@@ -112,25 +112,30 @@ def test_strategies_drive_a_users_gradient_property_test(x):
     assert ad.gradcheck(lambda t: (t.tanh() ** 2).sum(), [x])
 
 
-def test_only_strategies_imports_hypothesis():
+def test_only_strategies_imports_hypothesis_when_loaded():
+    """Module-level imports of hypothesis live in strategies.py alone; check_grads imports
+    it inside the function, and only when it is handed a strategy."""
     importers = [
         path.relative_to(PACKAGE).as_posix()
         for path in PACKAGE.rglob("*.py")
-        if "hypothesis" in path.read_text()
-        and any(
-            line.lstrip().startswith(("import hypothesis", "from hypothesis"))
+        if any(
+            line.startswith(("import hypothesis", "from hypothesis"))
             for line in path.read_text().splitlines()
         )
     ]
     assert importers == ["strategies.py"]
+    code = "import sys, autodiff, nn\nassert 'hypothesis' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_package_imports_without_hypothesis():
     code = (
         "import sys; sys.modules['hypothesis'] = None\n"  # any import of it now fails
-        "import autodiff as ad, nn\n"
+        "import numpy as np, autodiff as ad, nn\n"
         "x = ad.Tensor([1.0, 2.0], requires_grad=True); (x * x).sum().backward()\n"
         "assert ad.gradcheck(lambda t: (t * t).sum(), [x.data])\n"
+        "assert ad.check_grads(lambda t: np.sum(t * t), lambda a: [2 * a], [x.data])\n"
         "try:\n    import autodiff.strategies\nexcept ImportError:\n    print('ok')\n"
     )
     result = subprocess.run(
