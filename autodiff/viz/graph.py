@@ -14,7 +14,7 @@ and edges, in that order, so that every node is declared inside its box.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from autodiff.engine import toposort
 from autodiff.tensor import Tensor, _released_vjp
@@ -88,7 +88,7 @@ def draw(
     root: Tensor,
     *,
     show_data: bool = True,
-    show_grad: bool | str = True,
+    show_grad: bool | Literal["all"] = True,
     rankdir: str = "auto",
     max_values: int = 6,
     legend: bool = True,
