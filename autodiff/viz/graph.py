@@ -229,6 +229,7 @@ def draw(
                     style="filled,rounded",
                     fillcolor=STYLES["module"][0],
                     color="#6a8cbf",
+                    tooltip=_tooltip(labels.module_tooltip(c.label, order[c.output], params)),
                 )
             return
         with graph.subgraph(name=f"cluster_{k}") as sub:
@@ -242,6 +243,7 @@ def draw(
                 color="#6a8cbf",
                 fontname=_FONT,
                 fontsize="12",
+                tooltip=_tooltip(labels.module_tooltip(c.label, order[c.output], None)),
             )
             for i in mine:
                 emit_node(sub, i)
@@ -298,12 +300,18 @@ def draw(
             shape="note",
             style="filled",
             fillcolor="lightyellow",
+            tooltip=f"{cut:,} nodes farther from the root are not drawn: raise max_nodes",
         )
         for head in dict.fromkeys(cut_into):
             g.edge("cut", head, style="dashed")
         g.attr(label=f"showing {drawn:,} of {total_nodes:,} nodes (max_nodes={max_nodes})")
     if legend:
-        g.node("legend", _legend(kinds, all_grads=show_grad == "all"), shape="plaintext")
+        g.node(
+            "legend",
+            _legend(kinds, all_grads=show_grad == "all"),
+            shape="plaintext",
+            tooltip="legend: what the colours mean",
+        )
     return g
 
 

@@ -258,6 +258,16 @@ def op_tooltip(op: str, meta: dict[str, Any] | None, output: Any) -> str:
     return _plain("\n".join(lines))
 
 
+def module_tooltip(name: str, output: Any, params: list[Any] | None) -> str:
+    """A module box's hover text: its label, output shape and (when collapsed) parameters.
+
+    A collapsed module hides its parameters' nodes, so their values show here (each in
+    full when small, as in `tensor_tooltip`).
+    """
+    head = _plain(f"{name}\noutput {shape_text(output._data.shape, output._data.dtype)}")
+    return "\n\n".join([head] + [tensor_tooltip(p) for p in params or ()])
+
+
 def _plain(text: str) -> str:
     # Graphviz reads backslashes in attributes as escapes (\n, \l): keep them literal.
     return text.replace("\\", "\\\\")

@@ -538,8 +538,14 @@ def micrograd_readme(at=None, delta=0.0):
 
 def tooltip_array(tooltip, row):
     """The numbers a tooltip prints after its "row:" line, as a flat array."""
-    block = tooltip.split(f"{row}:\n", 1)[1].split(":\n", 1)[0]
-    return np.array([float(v) for v in re.findall(r"-?\d+\.?\d*(?:e[-+]?\d+)?", block)])
+    lines = tooltip.split(f"{row}:\n", 1)[1].splitlines()
+    block = []
+    for line in lines:  # the array's lines, up to a blank line or the next heading
+        if not line.strip() or ":" in line:
+            break
+        block.append(line)
+    number = r"-?\d+\.?\d*(?:e[-+]?\d+)?"
+    return np.array([float(v) for v in re.findall(number, " ".join(block))])
 
 
 @needs_dot
@@ -680,8 +686,7 @@ def box_extents(path):
     for g in ET.parse(path).getroot().iter(f"{SVG}g"):
         if g.get("class") != "cluster":
             continue
-        shape = g.find(f"{SVG}path")
-        shape = shape if shape is not None else g.find(f"{SVG}polygon")
+        shape = next(e for e in g.iter() if e.tag in (f"{SVG}path", f"{SVG}polygon"))
         raw = shape.get("d") or shape.get("points")
         xy = np.array([float(v) for v in re.findall(r"-?\d+\.?\d*", raw)]).reshape(-1, 2)
         label = next(t.text for t in g.iter(f"{SVG}text"))
@@ -708,3 +713,16 @@ def test_deep_mlp_layers_line_up_instead_of_a_staircase(tmp_path, rankdir):
     width, height = (float(svg.get(k).removesuffix("pt")) for k in ("width", "height"))
     if rankdir == "auto":
         assert width < 800 and height > width  # a column that fits a notebook's width
+
+
+@needs_dot
+def test_collapsed_modules_and_the_legend_have_tooltips_too(tmp_path):
+    model, loss = mlp_loss()
+    nodes = svg_nodes(viz.save(loss, tmp_path / "g.svg", collapse_modules=True))
+    assert all(n["tooltip"] for n in nodes)
+    (layer,) = [n for n in nodes if n["runs"][0].startswith("layers.0: Dense")]
+    W = model.layers[0].W
+    assert "layers.0.W: (5, 2) float64" in layer["tooltip"]
+    np.testing.assert_allclose(
+        tooltip_array(layer["tooltip"].split("layers.0.W:")[1], "data"), W.data.ravel(), rtol=1e-7
+    )
