@@ -14,6 +14,7 @@ and edges, in that order, so that every node is declared inside its box.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from autodiff.engine import toposort
@@ -347,7 +348,7 @@ def gradients_of_root(root: Tensor, order: list[Tensor]) -> dict[int, Any]:
     return {id(t): g.data for t, g in zip(tensors, found)}
 
 
-def _box_entries(owner: dict[int, int], clusters: list[Cluster]) -> Any:
+def _box_entries(owner: dict[int, int], clusters: list[Cluster]) -> Callable[[int, int], bool]:
     """Which (parent, op) edges enter a module box from outside it.
 
     Such an edge gets `minlen=2`: it leaves a rank free between the box it comes from
@@ -358,7 +359,7 @@ def _box_entries(owner: dict[int, int], clusters: list[Cluster]) -> Any:
 
     def boxes(i: int) -> set[int]:
         k = owner.get(i)
-        found = set()
+        found: set[int] = set()
         while k is not None:
             found.add(k)
             k = clusters[k].parent
