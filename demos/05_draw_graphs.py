@@ -17,7 +17,7 @@ The extension picks the format (svg, png, pdf, dot). Hover over a node in the SV
 it in a browser) to see its full values and gradient. In Jupyter, `viz.draw(loss)` as
 the last line of a cell shows the picture inline.
 
-Run: python demos/05_draw_graphs.py   (needs Graphviz's `dot`; a few seconds)
+Run: python demos/05_draw_graphs.py   (needs Graphviz's `dot`; about a second)
 """
 
 import os

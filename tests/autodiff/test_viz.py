@@ -477,9 +477,9 @@ def test_titles_and_values_are_separate_runs(tmp_path):
 
 
 @needs_dot
-def test_rsvg_keeps_the_label_text(tmp_path):
+def test_rsvg_renders_the_svg(tmp_path):
     # A renderer other than dot reads our SVG: rsvg-convert, when installed, turns it
-    # into a PNG without complaint (its text handling is what the test above guards).
+    # into a PNG without complaint (the spaces it would drop are guarded above).
     rsvg = shutil.which("rsvg-convert")
     if rsvg is None:
         pytest.skip("rsvg-convert not installed")
