@@ -178,7 +178,9 @@ def draw(
     g = drawing_class()(
         "autodiff",
         graph_attr=graph_attr,
-        node_attr={"fontname": _FONT, "fontsize": "11", "margin": "0.06,0.03"},
+        # A wider side margin than dot's text metrics need: browsers substitute fonts
+        # that run a few pixels wider, and text would touch the node's border.
+        node_attr={"fontname": _FONT, "fontsize": "11", "margin": "0.1,0.03"},
         edge_attr={"color": "#555555", "arrowsize": "0.6"},
     )
     kinds: set[str] = set()
