@@ -1,9 +1,11 @@
 """Drawings of computation graphs through Graphviz.
 
 `draw(root)` returns a `graphviz.Digraph` of every tensor and operation `root` depends
-on (it shows itself inline in Jupyter); `save(root, path)` renders it with Graphviz's
-`dot` program to SVG, PNG or PDF. `python -m autodiff.viz --help` draws an MLP from the
-command line.
+on (it shows itself inline in Jupyter); `save(root, path)` writes it in the format the
+extension names: SVG, PNG or PDF through Graphviz's `dot` program, or the DOT source.
+`draw(root, show_grad="all")` shows the gradient of `root` on every tensor, as
+micrograd's drawings do. `python -m autodiff.viz --help` draws an MLP from the command
+line.
 
 >>> import autodiff as ad
 >>> from autodiff import viz
@@ -14,8 +16,9 @@ command line.
 >>> "grad" in g.source
 True
 
-Modules: `graph` (draw), `labels` (what nodes say), `modules` (boxes around nn layers),
-`render` (save), `cli` (the command line).
+Modules: `graph` (draw), `labels` (what nodes and their tooltips say), `modules` (boxes
+around nn layers), `render` (save), `display` (the Digraph that says how to install a
+missing `dot`, in Jupyter too), `cli` (the command line).
 """
 
 from autodiff.viz.graph import draw

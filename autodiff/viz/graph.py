@@ -5,21 +5,25 @@ as in micrograd's drawings; colours follow torchviz (blue parameters, green outp
 The walk is `autodiff.engine.toposort(..., only_requires_grad=False)`, so constants show
 too. The Digraph holds only text: drawing never keeps a graph alive.
 
-Layout of the code: `_Walk` collects the nodes to draw (capped by `max_nodes`, nearest
-the root first) and their module boxes (`autodiff.viz.modules`); `draw` then emits nodes,
-boxes and edges, in that order, so that every node is declared inside its box.
+Layout of the code: `draw` collects the nodes to draw (capped by `max_nodes`, nearest
+the root first) and their module boxes (`autodiff.viz.modules`), then emits nodes, boxes
+and edges, in that order, so that every node is declared inside its box.
+`gradients_of_root` backs `show_grad="all"`; `_box_entries` keeps stacked module boxes
+(the layers of a deep MLP) in one line rather than a diagonal staircase.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from autodiff.engine import toposort
 from autodiff.tensor import Tensor, _released_vjp
 from autodiff.viz import labels
+from autodiff.viz.display import drawing_class
 from autodiff.viz.modules import Cluster, find_clusters
 
-RANKDIRS = ("LR", "RL", "TB", "BT")
+RANKDIRS = ("auto", "LR", "RL", "TB", "BT")
 
 # kind -> (fill colour, legend text); the order is the legend's.
 STYLES = {
@@ -31,6 +35,7 @@ STYLES = {
     "op": ("lightgrey", "operation"),
     "module": ("#eef3fa", "nn module (layer)"),
 }
+ALL_GRADS_NOTE = "grad: of the root, on every tensor"
 _FONT = "Helvetica,Arial,sans-serif"
 _LARGE = 1000  # nodes; above this Graphviz is told to spend less effort on the layout
 
@@ -84,8 +89,8 @@ def draw(
     root: Tensor,
     *,
     show_data: bool = True,
-    show_grad: bool = True,
-    rankdir: str = "LR",
+    show_grad: bool | Literal["all"] = True,
+    rankdir: str = "auto",
     max_values: int = 6,
     legend: bool = True,
     collapse_modules: bool = False,
@@ -96,28 +101,39 @@ def draw(
     Tensor nodes show the name (parameters of nn models are named like "layers.0.W"),
     shape and dtype, and, when `show_data` / `show_grad`, the values and gradients of
     tensors with at most `max_values` elements (summary statistics for larger ones).
-    Gradients exist for leaves that require grad after a backward pass, and for tensors
-    that called `retain_grad()`. Operation nodes show the op and its arguments (axis,
-    exponent, slope). Roots, parameters, other leaves and retain_grad tensors have their
-    own colours, which a `legend` explains.
+    With `show_grad=True` the gradients shown are the tensors' `.grad`: leaves that
+    require grad after a backward pass, and tensors that called `retain_grad()`.
+    `show_grad="all"` shows on every tensor that requires grad the gradient of `root`
+    with respect to it, as micrograd's drawings do: it is computed afresh with
+    `ad.grad(root, tensors, retain_graph=True)` (seed 1, what `root.backward()` uses),
+    leaves `.grad` untouched and needs a single-element `root` (ValueError otherwise).
+    Operation nodes show the op and its arguments (axis, exponent, slope). Hovering over
+    a node (its tooltip, an SVG `<title>`) shows its full values and gradient when they
+    have at most a few hundred elements, else summary statistics. Roots, parameters,
+    other leaves and retain_grad tensors have their own colours, which a `legend`
+    explains.
 
     nn layers are drawn as labelled boxes; `collapse_modules=True` draws each innermost
     module as one node instead. `max_nodes` caps the nodes drawn (those nearest the root
     stay) and the drawing says how many were cut. `rankdir` is Graphviz's direction:
-    "LR" (left to right, the default), "TB", "RL" or "BT".
+    "LR" (left to right), "TB" (top to bottom), "RL" or "BT"; the default "auto" is
+    "LR" (micrograd's direction) for graphs without module boxes and "TB" for models,
+    whose layers then stack top to bottom in one column, each box as wide as its
+    parameters, instead of a strip several screens wide.
 
     In Jupyter the Digraph displays itself; `autodiff.viz.save` writes it to a file. A
     graph that `backward()` released raises RuntimeError: call
     `backward(retain_graph=True)`, or draw before backward.
 
+    >>> import graphviz
     >>> import autodiff as ad
     >>> a = ad.Tensor(2.0, requires_grad=True, name="a")
-    >>> g = draw((a * 3).tanh())
-    >>> type(g).__name__, "tanh" in g.source, "a" in g.source
-    ('Digraph', True, True)
+    >>> g = draw((a * 3).tanh(), show_grad="all")
+    >>> isinstance(g, graphviz.Digraph), "tanh" in g.source, "a" in g.source
+    (True, True, True)
+    >>> "grad" in g.source          # d tanh(3a) / da = 3 (1 - tanh(6)^2), shown without backward
+    True
     """
-    import graphviz
-
     if not isinstance(root, Tensor):
         raise TypeError(f"draw() needs a Tensor, got {type(root).__name__}")
     if rankdir not in RANKDIRS:
@@ -126,6 +142,8 @@ def draw(
         raise ValueError(f"max_nodes must be a positive integer or None; got {max_nodes!r}")
     if not isinstance(max_values, int) or max_values < 0:
         raise ValueError(f"max_values must be a non-negative integer; got {max_values!r}")
+    if not (isinstance(show_grad, bool) or show_grad == "all"):
+        raise ValueError(f'show_grad must be True, False or "all"; got {show_grad!r}')
 
     order = toposort([root], only_requires_grad=False)
     for t in order:
@@ -139,6 +157,7 @@ def draw(
     else:
         kept = _keep_nearest(order, parents, max_nodes)
     clusters, owner = find_clusters(order, parents)
+    grads = gradients_of_root(root, order) if show_grad == "all" else {}
 
     # Innermost boxes become single nodes when collapsing.
     collapsed: dict[int, str] = {}
@@ -149,15 +168,19 @@ def draw(
                     if owner.get(i) == k:
                         collapsed[i] = f"m{k}"
 
+    if rankdir == "auto":
+        rankdir = "TB" if clusters else "LR"
     graph_attr = {"rankdir": rankdir, "fontname": _FONT, "nodesep": "0.2", "ranksep": "0.3"}
     graph_attr["newrank"] = "true"  # several times faster on large graphs, same drawings
     if sum(2 if order[i].op else 1 for i in kept) > _LARGE:
         # Fewer layout iterations: a slightly less tidy picture in seconds, not minutes.
         graph_attr.update(mclimit="0.2", nslimit="0.2", nslimit1="0.2")
-    g = graphviz.Digraph(
+    g = drawing_class()(
         "autodiff",
         graph_attr=graph_attr,
-        node_attr={"fontname": _FONT, "fontsize": "11", "margin": "0.06,0.03"},
+        # A wider side margin than dot's text metrics need: browsers substitute fonts
+        # that run a few pixels wider, and text would touch the node's border.
+        node_attr={"fontname": _FONT, "fontsize": "11", "margin": "0.1,0.03"},
         edge_attr={"color": "#555555", "arrowsize": "0.6"},
     )
     kinds: set[str] = set()
@@ -166,10 +189,23 @@ def draw(
         t = order[i]
         kind = _kind(t, root)
         kinds.add(kind)
+        grad = grads.get(id(t))
         label = labels.tensor_label(
-            t, title=t.name, show_data=show_data, show_grad=show_grad, max_values=max_values
+            t,
+            title=t.name,
+            show_data=show_data,
+            show_grad=bool(show_grad),
+            max_values=max_values,
+            grad=grad,
         )
-        graph.node(f"t{i}", label, shape="box", style="filled,rounded", fillcolor=STYLES[kind][0])
+        graph.node(
+            f"t{i}",
+            label,
+            shape="box",
+            style="filled,rounded",
+            fillcolor=STYLES[kind][0],
+            tooltip=_tooltip(labels.tensor_tooltip(t, grad=grad, show_grad=bool(show_grad))),
+        )
         if t.op:
             kinds.add("op")
             graph.node(
@@ -178,6 +214,7 @@ def draw(
                 shape="ellipse",
                 style="filled",
                 fillcolor=STYLES["op"][0],
+                tooltip=_tooltip(labels.op_tooltip(t.op, t._meta, t)),
             )
 
     def emit_cluster(graph: Any, k: int) -> None:
@@ -195,6 +232,7 @@ def draw(
                     style="filled,rounded",
                     fillcolor=STYLES["module"][0],
                     color="#6a8cbf",
+                    tooltip=_tooltip(labels.module_tooltip(c.label, order[c.output], params)),
                 )
             return
         with graph.subgraph(name=f"cluster_{k}") as sub:
@@ -208,6 +246,7 @@ def draw(
                 color="#6a8cbf",
                 fontname=_FONT,
                 fontsize="12",
+                tooltip=_tooltip(labels.module_tooltip(c.label, order[c.output], None)),
             )
             for i in mine:
                 emit_node(sub, i)
@@ -230,6 +269,7 @@ def draw(
 
     seen_edges: set[tuple[str, str]] = set()
     cut_into: list[str] = []
+    enters_box = _box_entries(owner, clusters)
     for i in sorted(kept):
         t = order[i]
         if not t.op:
@@ -249,34 +289,100 @@ def draw(
                 if (tail, head) in seen_edges:
                     continue
                 seen_edges.add((tail, head))
-            g.edge(tail, head)
+            if enters_box(p, i) and not head.startswith("m"):  # a collapsed box is a node
+                g.edge(tail, head, minlen="2")
+            else:
+                g.edge(tail, head)
 
     if len(kept) < len(order):
         drawn = sum(2 if order[i].op else 1 for i in kept)
         cut = total_nodes - drawn
         g.node(
             "cut",
-            f"\u2026 {cut:,} more nodes not drawn\n(max_nodes={max_nodes})",
+            f"... {cut:,} more nodes not drawn\n(max_nodes={max_nodes})",
             shape="note",
             style="filled",
             fillcolor="lightyellow",
+            tooltip=f"{cut:,} nodes farther from the root are not drawn: raise max_nodes",
         )
         for head in dict.fromkeys(cut_into):
             g.edge("cut", head, style="dashed")
         g.attr(label=f"showing {drawn:,} of {total_nodes:,} nodes (max_nodes={max_nodes})")
     if legend:
-        g.node("legend", _legend(kinds), shape="plaintext")
+        g.node(
+            "legend",
+            _legend(kinds, all_grads=show_grad == "all"),
+            shape="plaintext",
+            tooltip="legend: what the colours mean",
+        )
     return g
 
 
-def _legend(kinds: set[str]) -> str:
+def _tooltip(text: str) -> Any:
+    import graphviz
+
+    return graphviz.nohtml(text)  # plain text even if it happens to look like <...>
+
+
+def gradients_of_root(root: Tensor, order: list[Tensor]) -> dict[int, Any]:
+    """`id(t) -> d root / d t` (a numpy array) for every tensor of `order` that requires grad.
+
+    Computed with the public `ad.grad(root, tensors, retain_graph=True)`, seeded with 1 as
+    `root.backward()` is, so every `.grad` stays as it was and the graph stays drawable.
+    A root with more than one element has no gradient without a seed: ValueError.
+    """
+    import autodiff as ad
+
+    if not root.requires_grad:
+        return {}  # nothing in this graph requires grad: no gradient to show
+    if root.size != 1:
+        raise ValueError(
+            f'show_grad="all" shows the gradient of the root on every tensor, which needs a '
+            f"single-element root (as backward() without a grad does); this root has shape "
+            f"{root.shape}. Draw a scalar made from it (its loss, or root.sum()), or use "
+            "show_grad=True to show the .grad that a backward pass left on the leaves."
+        )
+    tensors = [t for t in order if t.requires_grad]
+    try:
+        found = ad.grad(root, tensors, retain_graph=True)
+    except RuntimeError as e:
+        raise RuntimeError(f'show_grad="all" could not compute the gradients: {e}') from e
+    return {id(t): g.data for t, g in zip(tensors, found)}
+
+
+def _box_entries(owner: dict[int, int], clusters: list[Cluster]) -> Callable[[int, int], bool]:
+    """Which (parent, op) edges enter a module box from outside it.
+
+    Such an edge gets `minlen=2`: it leaves a rank free between the box it comes from
+    and the box it enters, where the entered box's parameters go. Without that gap the
+    parameters of layer k+1 share a rank with the output of layer k, the two boxes
+    overlap in rank and dot has to shift each one sideways: a diagonal staircase.
+    """
+
+    def boxes(i: int) -> set[int]:
+        k = owner.get(i)
+        found: set[int] = set()
+        while k is not None:
+            found.add(k)
+            k = clusters[k].parent
+        return found
+
+    def entering(parent: int, op: int) -> bool:
+        return bool(boxes(op) - boxes(parent))
+
+    return entering
+
+
+def _legend(kinds: set[str], *, all_grads: bool = False) -> str:
     rows = ['<TR><TD COLSPAN="2"><B>legend</B></TD></TR>']
     for kind, (colour, text) in STYLES.items():
         if kind in kinds:
             rows.append(
-                f'<TR><TD BGCOLOR="{colour}" BORDER="1" WIDTH="18"> </TD>'
+                f'<TR><TD BGCOLOR="{colour}" BORDER="1" WIDTH="18"></TD>'
                 f'<TD ALIGN="LEFT">{labels.escape(text)}</TD></TR>'
             )
+    if all_grads:
+        rows.append(f'<TR><TD COLSPAN="2" ALIGN="LEFT">{labels.escape(ALL_GRADS_NOTE)}</TD></TR>')
     return (
         '<<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="2" CELLPADDING="2">'
         + "".join(rows)

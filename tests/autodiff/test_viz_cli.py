@@ -46,8 +46,8 @@ def test_mixed_hidden_activations_and_other_losses(capsys):
     for op in ("linear", "cross_entropy"):
         assert f"<B>{op}</B>" in source
     # each Dense layer is one fused node, its activation named in the formula
-    assert "<B>linear</B> relu(x @ W.T + b)" in source
-    assert "<B>linear</B> tanh(x @ W.T + b)" in source
+    assert "<B>linear</B></TD><TD>relu(x @ W.T + b)" in source
+    assert "<B>linear</B></TD><TD>tanh(x @ W.T + b)" in source
     assert source.count("<B>linear</B>") == 3 and "grad<" in source
     assert main(["--layers", "2,3,1", "--loss", "mse", "--dot", "--collapse-modules"]) == 0
     source = capsys.readouterr().out
