@@ -522,6 +522,32 @@ def astype(x: ArrayLike, dtype: Any) -> Tensor:
     )  # fmt: skip
 
 
+def copy(x: ArrayLike) -> Tensor:
+    """A copy of x, as `ndarray.copy()`; d/dx = 1."""
+    x = as_tensor(x)
+    return apply("copy", np.array(x._data), (x,), _pass_vjp)
+
+
+def log1p(x: ArrayLike) -> Tensor:
+    """log(1 + x), exact for tiny x; d/dx = 1 / (1 + x)."""
+    x = as_tensor(x)
+    return apply("log1p", np.log1p(x._data), (x,), _log1p_vjp)
+
+
+def _log1p_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g / (x + 1),)
+
+
+def expm1(x: ArrayLike) -> Tensor:
+    """e**x - 1, exact for tiny x; d/dx = e**x = out + 1."""
+    x = as_tensor(x)
+    return apply("expm1", np.expm1(x._data), (x,), _expm1_vjp)
+
+
+def _expm1_vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+    return (g * (out + 1),)
+
+
 # ---- matrix product ----
 
 

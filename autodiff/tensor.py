@@ -84,7 +84,6 @@ class Tensor:
     name: str | None = None
     _retain = False  # set by retain_grad()
     _users: list[Any] | None = None  # weak references to the live ops using a leaf
-    __array_ufunc__ = None  # numpy defers to our reflected operators: array + tensor works
 
     def __init__(
         self,
@@ -203,6 +202,24 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         """The tensor converted to a floating `dtype` (differentiable)."""
         return ops.astype(self, dtype)
+
+    def copy(self) -> Tensor:
+        """A copy of the tensor, as `ndarray.copy()` (differentiable: the identity)."""
+        return ops.copy(self)
+
+    # ---- numpy functions on Tensors (tables and adapters in autodiff.numpy_api) ----
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """`np.exp(t)`, `np.maximum(0, t)`, `array + t`: the autodiff op (numpy's NEP 13)."""
+        from autodiff import numpy_api
+
+        return numpy_api.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """`np.dot(W, t)`, `np.sum(t, axis=1)`: the autodiff op (numpy's NEP 18)."""
+        from autodiff import numpy_api
+
+        return numpy_api.function(func, types, args, kwargs)
 
     # ---- Python protocol ----
 

@@ -460,6 +460,9 @@ OPS = [
            lambda g, x, lo, hi: [g * ((x > (-np.inf if lo is None else lo))
                                       & (x < (np.inf if hi is None else hi)))],
            clip_args()),
+    OpCase("log1p", ad.ops.log1p, np.log1p, lambda g, x: [g / (1 + x)], unary(values(-0.8, 3.0))),
+    OpCase("expm1", ad.ops.expm1, np.expm1, lambda g, x: [g * np.exp(x)], unary()),
+    OpCase("copy", lambda x: x.copy(), np.copy, lambda g, x: [g], unary()),
     OpCase("astype", lambda x: x.astype(np.float32), lambda x: x.astype(np.float32),
            lambda g, x: [g.astype(x.dtype)], unary(), gradcheck_kw={"eps": 1e-2}),
     # reductions and normalisations
