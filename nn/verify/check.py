@@ -34,6 +34,7 @@ from nn.verify.cases import (
     max_batch,
     validate,
 )
+from nn.verify.diagnose import MASK_LABEL
 from nn.verify.report import CallError, Mismatch, Report, returned_cause
 from nn.verify.search import Search
 
@@ -112,6 +113,7 @@ class _Problem:
         self.net, self.cost_fn, self.examples = net, cost_fn, examples
         self.n_x, self.n_out = shapes
         self.loss, self.layout, self.dtype, self.data = loss, layout, dtype, data
+        self.random = False  # did cost_fn draw from numpy's global random state?
         if net is not None:
             self.names = net.names()
         else:
@@ -130,7 +132,9 @@ class _Problem:
         if self.net is None:
             X, Y, params = outcome_case.copies()
             with seeded(outcome_case.seed):
+                before = np.random.get_state()[2]
                 _, grads = truth.cost_gradients(self.cost_fn, X, Y, params)
+                self.random = self.random or np.random.get_state()[2] != before
             return None, grads
         X, Y, params = outcome_case.columns()
         net = self.net
@@ -520,12 +524,14 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
     search = Search(runner.evaluate, max_batch(problem.data), max_examples, seed)
     explored = search.explore()
     net = problem.net
+    layered = [n for n in problem.names if is_layer_name(n[1:])]
     report = Report(
         list(net.dims) if net else [],
         list(net.activations) if net else [],
         problem.loss,
         len(explored),
         title=f"Backprop check: {net.describe()}" if net else _free_title(problem),
+        depth=len(layered) // 2 if len(layered) == len(problem.names) else 0,
     )
     names = (["AL"] if forward_fn else []) + problem.names
     modified = [o for o in explored if o.modified]
@@ -569,11 +575,14 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
         )
         looked_at = [example] + [o for o in analysed if name in o.wrong and o is not example]
         looked_at = [o for o in looked_at if o.received is not None or name == "AL"]
-        common = diagnose.common([_labels(o, name, problem) for o in looked_at])
+        per_case = [_labels(o, name, problem) for o in looked_at]
+        common = diagnose.common(per_case)
         if example.returned:
             cause = returned_cause(example.returned)
         else:
             cause = _cause(name, common, whole, per_name, forward_cause)
+            if cause is None and per_case and MASK_LABEL in per_case[0]:
+                cause = MASK_LABEL  # seen whole only in the smallest case (one sample)
         errors = [_errors(o, name) for o in fails]
         report.mismatches[name] = Mismatch(
             name=name,
@@ -590,7 +599,27 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
     report.matched = _in_order(n for n in names if n not in report.mismatches)
     if net is not None:
         _activation_hint(report, net.activations)
+    elif problem.random:
+        _random_hint(report)
     return report
+
+
+def _random_hint(report: Report) -> None:
+    """cost_fn draws random numbers (dropout): point at the masks of the first wrong layer."""
+    grads = [k for k in report.mismatches if is_layer_name(k[1:])]
+    if not grads or report.explanation:
+        return
+    top = max(int(k[2:]) for k in grads)
+    key = f"dW{top}" if f"dW{top}" in report.mismatches else f"db{top}"
+    mismatch = report.mismatches[key]
+    if mismatch.hint is None and (mismatch.cause is None or mismatch.cause == MASK_LABEL):
+        report.mismatches[key] = replace(
+            mismatch,
+            hint=f"is the first wrong gradient from the output, and your cost draws random "
+            f"numbers (a dropout mask?): check that the backward pass masks dA{top} with the "
+            f"same D{top} as the forward pass and divides by keep_prob, "
+            f"dA{top} = dA{top} * D{top} / keep_prob",
+        )
 
 
 def _errors(o: Outcome, name: str) -> tuple[float, float]:

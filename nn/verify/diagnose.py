@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+MASK_LABEL = "nonzero where the truth is 0"
 RTOL = {np.float64: 1e-5, np.float32: 1e-4}
 _EPS_SLACK = 1000.0  # absolute floor, in epsilons of the dtype, of the largest true gradient
 
@@ -131,6 +132,9 @@ def labels(
         found.append("sign flipped")
     if not np.any(array) and np.any(true):
         found.append("all zeros")
+    zero = true == 0
+    if np.any(zero) and np.any(np.abs(array[zero]) > tol) and close(array * ~zero, true, tol):
+        found.append(MASK_LABEL)
     clipped = _clipped(array, true, tol)
     if clipped:
         found.append(clipped)
@@ -207,6 +211,8 @@ def describe(label: str) -> str:
         "summed without keepdims": "summed without keepdims=True, so it has lost its second "
         "axis: np.sum(dZ, axis=1, keepdims=True)",
         "summed over the wrong axis": "summed over the units instead of over the samples",
+        MASK_LABEL: "nonzero exactly where the true gradient is 0 and right elsewhere: a mask "
+        "is missing in the backward pass (dropout's dA * D, or relu's (Z > 0))",
         "float16": "a float16 array: float16 keeps about 3 digits, too few for gradients",
         "float16 round-off": "right to about 3 digits only, the precision of float16: is "
         "something cast to float16 (a cache, say)?",

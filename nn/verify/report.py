@@ -102,6 +102,7 @@ class Report:
     returned: str | None = None
     received_keys: list[str] = field(default_factory=list)
     what: str = "gradients"
+    depth: int = 0  # number of layers, for the layer-by-layer summary (0: names only)
 
     @property
     def ok(self) -> bool:
@@ -154,7 +155,7 @@ class Report:
         if grads and self.returned is None:
             causes = {m.cause for m in grads.values()}
             shared = causes.pop() if len(causes) == 1 and not self.explanation else None
-            lines.append(_summary(grads, len(self.activations), shared))
+            lines.append(_summary(grads, self.depth or len(self.activations), shared))
         if self.received_keys:
             lines.append(_keys_line(self.received_keys, list(grads)))
         if "AL" in self.mismatches:
@@ -165,7 +166,7 @@ class Report:
             lines += _cause_lines(self, grads)
         if self.mismatches:
             lines.append(_table(self.mismatches))
-            first = _first(self.mismatches, len(self.activations))
+            first = _first(self.mismatches, self.depth or len(self.activations))
             lines += _example_lines(first, shell)
         return "\n".join(lines)
 

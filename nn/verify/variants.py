@@ -132,7 +132,7 @@ def backward(
             A_prev = A
         W = parameters[f"W{layer}"]
         grads[f"dW{layer}"] = dZ @ A_prev.T / m
-        if lambd:
+        if lambd and W.shape == grads[f"dW{layer}"].shape:
             grads[f"dW{layer}"] = grads[f"dW{layer}"] + lambd / m * W
         grads[f"db{layer}"] = (
             np.sum(dA if layer in v.db_from_upstream else dZ, axis=1, keepdims=True) / m
