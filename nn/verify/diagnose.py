@@ -166,7 +166,8 @@ def common(per_case: Sequence[Sequence[str]]) -> list[str]:
 
 FACTOR_TEXT = {
     "m": "m times the true gradient: the 1/m of the mean is missing",
-    "1/m": "1/m times the true gradient: divided by m twice",
+    "1/m": "1/m times the true gradient: divided by m once too often (dW and db carry the "
+    "1/m of the mean; dA and dZ do not)",
     "2": "twice the true gradient",
     "1/2": "half the true gradient (for mse: the 2 from the derivative of the square is missing)",
     "m/n_in": "divided by the layer's input width n_in instead of by the batch size m",

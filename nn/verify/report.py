@@ -102,6 +102,7 @@ class Report:
     returned: str | None = None
     received_keys: list[str] = field(default_factory=list)
     what: str = "gradients"
+    against: str = "autodiff"
     depth: int = 0  # number of layers, for the layer-by-layer summary (0: names only)
 
     @property
@@ -141,8 +142,9 @@ class Report:
         title = self.title or _default_title(self)
         lines = [f"{title}, {self.cases} cases."]
         if self.ok:
+            verb = "agrees" if len(self.matched) == 1 else "agree"
             lines.append(
-                f"All {self.what} match: {', '.join(self.matched)} agree with autodiff in "
+                f"All {self.what} match: {', '.join(self.matched)} {verb} with {self.against} in "
                 "every case."
             )
             return "\n".join(lines + self.warnings)
@@ -155,7 +157,8 @@ class Report:
         if grads and self.returned is None:
             causes = {m.cause for m in grads.values()}
             shared = causes.pop() if len(causes) == 1 and not self.explanation else None
-            lines.append(_summary(grads, self.depth or len(self.activations), shared))
+            L = self.depth or len(self.activations)
+            lines.append(_summary(grads, L, shared, self.matched))
         if self.received_keys:
             lines.append(_keys_line(self.received_keys, list(grads)))
         if "AL" in self.mismatches:
@@ -191,7 +194,8 @@ def _indent(text: str) -> str:
 
 def _example_lines(first: Mismatch, shell: bool = False) -> list[str]:
     case, key = first.example, f"report.mismatches[{first.name!r}].example"
-    where = "below" if shell else f"{key} holds X, Y and the parameters"
+    what = "the arrays" if hasattr(case, "arrays") else "X, Y and the parameters"
+    where = "below" if shell else f"{key} holds {what}"
     lines = [f"Smallest failing case for {first.name}: m = {case.m}, drawn from seed {case.seed} "
              f"({where})."]  # fmt: skip
     true, received = first.expected, first.received
@@ -201,6 +205,11 @@ def _example_lines(first: Mismatch, shell: bool = False) -> list[str]:
         mine = None
     if true is None:
         return lines
+    if true.ndim == 0 and mine is not None and mine.size == 1:
+        lines.append(
+            f"    true {first.name} {float(true):.10g}, yours {float(mine.ravel()[0]):.10g}"
+        )
+        return lines + ([_indent(str(case))] if shell else [])
     if mine is None:
         lines.append(f"    true {first.name} has shape {true.shape}; yours is {received!r:.60}")
     elif mine.shape != true.shape:
@@ -220,7 +229,8 @@ def _example_lines(first: Mismatch, shell: bool = False) -> list[str]:
 
 
 def _error_lines(error: CallError, shell: bool = False) -> list[str]:
-    where = "shown below" if shell else "report.error.example holds X, Y and the parameters"
+    what = "the arrays" if hasattr(error.example, "arrays") else "X, Y and the parameters"
+    where = "shown below" if shell else f"report.error.example holds {what}"
     lines = [
         f"{error.function} raised {type(error.exception).__name__}: {error.exception} "
         f"({error.frequency()}).",
@@ -259,14 +269,25 @@ def _pair(dW: Mismatch | None, db: Mismatch | None, layer: int) -> str:
     return f"{only.name} is wrong {only.frequency()} ({other} matches)"
 
 
-def _flat_summary(grads: dict[str, Mismatch]) -> str:
-    parts = [f"{m.name} is wrong {m.frequency()}" for m in grads.values()]
-    return "; ".join(parts) + "; the others match."
+def _flat_summary(grads: dict[str, Mismatch], matched: Sequence[str]) -> str:
+    by_frequency: dict[str, list[str]] = {}
+    for m in grads.values():
+        by_frequency.setdefault(m.frequency(), []).append(m.name)
+    parts = [
+        f"{_join(names)} {'is' if len(names) == 1 else 'are'} wrong {frequency}"
+        for frequency, names in by_frequency.items()
+    ]
+    if not matched:
+        return "; ".join(parts) + "."
+    verb = "matches" if len(matched) == 1 else "match"
+    return "; ".join(parts) + f"; {_join(list(matched))} {verb}."
 
 
-def _summary(grads: dict[str, Mismatch], L: int, shared: str | None) -> str:
+def _summary(
+    grads: dict[str, Mismatch], L: int, shared: str | None, matched: Sequence[str] = ()
+) -> str:
     if not L or not _layered(grads):
-        return _flat_summary(grads)
+        return _flat_summary(grads, matched)
     top = max(_layer(k) for k in grads)
     text = _pair(grads.get(f"dW{top}"), grads.get(f"db{top}"), top)
     if top < L:
