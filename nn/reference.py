@@ -584,10 +584,11 @@ def L_model_backward(
     - ``"cross_entropy"``: ``dAL = -Y / AL``
     - ``"mse"``: ``dAL = 2 (AL - Y) / n_out`` (``J`` is the mean over all ``n_out m`` entries)
 
-    and ``dZL = dAL * g'(ZL)``. For a sigmoid output with ``"bce"`` and a softmax output with
-    ``"cross_entropy"`` the product is simplified before evaluation, since dividing by ``AL``
-    loses precision when ``AL`` nears 0 or 1: ``dZL = AL - Y`` (for softmax
-    ``dZL = AL * sum_k Y_k - Y``, which is ``AL - Y`` for one-hot ``Y``).
+    and ``dZL = dAL * g'(ZL)`` through the output activation's backward helper, as the course
+    computes it: ``dAL`` is evaluated at the ``AL`` given and ``g'`` at the cached ``ZL``, so a
+    test case whose ``AL`` is not ``g(ZL)`` (the course's ``L_model_backward_test_case``) gives
+    the course's numbers. For a sigmoid output with ``"bce"`` this equals ``AL - Y`` when
+    ``AL = sigmoid(ZL)``.
 
     Each layer, from ``L`` down to 1: ``dZ{l} = dA{l} * g_l'(Z{l})``,
     ``dW{l} = dZ{l} A{l-1}^T / m + (lambd / m) W{l}``, ``db{l} = sum over columns of dZ{l} / m``,
@@ -613,13 +614,10 @@ def L_model_backward(
             f"layer {L}: AL of shape {AL.shape} does not match Z{L} of shape {layers[-1][3].shape}"
         )
 
-    output = acts[-1]
-    if loss == "bce" and output == "sigmoid":
-        dZ = AL - Y
-    elif loss == "cross_entropy" and output == "softmax":
-        dZ = AL * np.sum(Y, axis=0, keepdims=True) - Y
-    else:
-        dZ = _ACTIVATION_BACKWARD[output](_loss_gradient(loss, AL, Y), layers[-1][3])
+    # As in the course: dAL from AL, then the output activation's backward at ZL. Simplifying
+    # to dZL = AL - Y would assume AL == g(ZL), which a hand-made cache need not satisfy.
+    dAL = _loss_gradient(loss, AL, Y)
+    dZ = _ACTIVATION_BACKWARD[acts[-1]](dAL, layers[-1][3])
 
     grads: dict[str, np.ndarray] = {}
     for l in range(L, 0, -1):

@@ -1,14 +1,33 @@
-"""What the checker found, and how it reads as a diagnosis."""
+"""What the checker found, and how it reads as a diagnosis.
+
+`str(report)`, `repr(report)` and Jupyter's display all show the diagnosis. The text is
+ASCII. `report.render(shell=True)` is the command line's version: it names no Python
+object (no `report.mismatches[...]`) and prints the smallest failing case instead.
+"""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from nn.verify.cases import Case
+from nn.verify.cases import Case, is_layer_name
 from nn.verify.diagnose import describe
+
+RETURNED = {
+    "None": "returned None: is `return grads` missing?",
+    "list": "returned a list: return a dict such as {'dW1': dW1, 'db1': db1, ...}",
+    "tuple": "returned a tuple: return a dict such as {'dW1': dW1, 'db1': db1, ...}",
+    "tuple holding a dict": "returned a tuple holding a dict (grads, cost?): return the dict "
+    "of gradients alone",
+}
+
+
+def returned_cause(kind: str) -> str:
+    """The cause for a grads_fn result that is not a dict."""
+    return RETURNED.get(kind, f"returned a {kind}, not a dict of gradients")
 
 
 @dataclass(frozen=True)
@@ -63,7 +82,11 @@ class CallError:
 
 @dataclass
 class Report:
-    """The result of `check_backprop`; `str(report)` is the diagnosis."""
+    """The result of a check; `str(report)` is the diagnosis.
+
+    `ok` judges the gradients (and AL) only: a function that returns the right gradients
+    and also changes its inputs in place passes, and `warnings` says what it changed.
+    """
 
     layer_dims: list[int]
     activations: list[str]
@@ -75,67 +98,106 @@ class Report:
     modified_example: Case | None = None
     error: CallError | None = None
     explanation: str | None = None
+    title: str = ""
+    returned: str | None = None
+    received_keys: list[str] = field(default_factory=list)
+    what: str = "gradients"
+    against: str = "autodiff"
+    depth: int = 0  # number of layers, for the layer-by-layer summary (0: names only)
 
     @property
     def ok(self) -> bool:
-        """True when every gradient (and AL) matched, nothing raised, no input changed."""
-        return not self.mismatches and self.error is None and not self.modified_inputs
+        """True when every gradient (and AL) matched and nothing raised."""
+        return not self.mismatches and self.error is None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Things that do not change the verdict but will bite in a training loop."""
+        if not self.modified_inputs:
+            return []
+        return [
+            f"Warning: the function changed its inputs in place: "
+            f"{', '.join(self.modified_inputs)} differed after the call. The check works on "
+            "copies, so the verdict stands, but a training loop that calls this function "
+            "sees changed arrays."
+        ]
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __str__(self) -> str:
-        dims = "-".join(map(str, self.layer_dims))
-        lines = [
-            f"Backprop check: layers {dims} ({', '.join(self.activations)}), loss {self.loss}, "
-            f"{self.cases} cases."
-        ]
+        return self.render()
+
+    def __repr__(self) -> str:
+        return self.render()
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython's text display
+        printer.text(self.render())
+
+    def _repr_html_(self) -> str:  # Jupyter's rich display: the same text, preformatted
+        return f"<pre>{html.escape(self.render())}</pre>"
+
+    def render(self, shell: bool = False) -> str:
+        """The diagnosis; `shell=True` for a command line (no Python names, arrays shown)."""
+        title = self.title or _default_title(self)
+        lines = [f"{title}, {self.cases} cases."]
         if self.ok:
+            verb = "agrees" if len(self.matched) == 1 else "agree"
             lines.append(
-                f"All gradients match: {', '.join(self.matched)} agree with autodiff in every case."
+                f"All {self.what} match: {', '.join(self.matched)} {verb} with {self.against} in "
+                "every case."
             )
-            return "\n".join(lines)
+            return "\n".join(lines + self.warnings)
+        if self.returned is not None:
+            lines.append(f"grads_fn {returned_cause(self.returned)} Nothing was compared.")
         if self.error is not None:
-            lines += _error_lines(self.error)
-        if self.modified_inputs:
-            lines.append(
-                f"The function changed its inputs in place: {', '.join(self.modified_inputs)} "
-                "differed after the call. The check works on copies, so its reference is "
-                "intact, but a training loop that calls this function is not."
-            )
+            lines += _error_lines(self.error, shell)
+        lines += self.warnings
         grads = {k: v for k, v in self.mismatches.items() if k != "AL"}
-        if grads:
+        if grads and self.returned is None:
             causes = {m.cause for m in grads.values()}
             shared = causes.pop() if len(causes) == 1 and not self.explanation else None
-            lines.append(_summary(grads, len(self.activations), shared))
+            L = self.depth or len(self.activations)
+            lines.append(_summary(grads, L, shared, self.matched))
+        if self.received_keys:
+            lines.append(_keys_line(self.received_keys, list(grads)))
         if "AL" in self.mismatches:
             al = self.mismatches["AL"]
             because = f" ({describe(al.cause)})" if al.cause else ""
             lines.append(f"The forward output AL is wrong {al.frequency()}{because}.")
-        lines += _cause_lines(self, grads)
+        if self.returned is None:
+            lines += _cause_lines(self, grads)
         if self.mismatches:
             lines.append(_table(self.mismatches))
-            first = _first(self.mismatches, len(self.activations))
-            lines += _example_lines(first)
-        elif self.modified_example is not None:
-            case = self.modified_example
-            lines.append(
-                f"Smallest case whose inputs were changed: m = {case.m}, drawn from seed "
-                f"{case.seed} (report.modified_example holds the arrays)."
-            )
+            first = _first(self.mismatches, self.depth or len(self.activations))
+            lines += _example_lines(first, shell)
         return "\n".join(lines)
+
+
+def _default_title(report: Report) -> str:
+    dims = "-".join(map(str, report.layer_dims))
+    return f"Backprop check: layers {dims} ({', '.join(report.activations)}), loss {report.loss}"
+
+
+def _keys_line(keys: list[str], wanted: list[str]) -> str:
+    lower = {k.lower(): k for k in keys}
+    near = [f"{lower[w.lower()]} for {w}" for w in wanted if w not in keys and w.lower() in lower]
+    text = f"grads_fn returned the keys {', '.join(keys) or '(none)'}."
+    if near:
+        text += f" Names are case-sensitive: {', '.join(near)}?"
+    return text
 
 
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def _example_lines(first: Mismatch) -> list[str]:
+def _example_lines(first: Mismatch, shell: bool = False) -> list[str]:
     case, key = first.example, f"report.mismatches[{first.name!r}].example"
-    lines = [
-        f"Smallest failing case for {first.name}: m = {case.m}, drawn from seed {case.seed} "
-        f"({key} holds X, Y and the parameters)."
-    ]
+    what = "the arrays" if hasattr(case, "arrays") else "X, Y and the parameters"
+    where = "below" if shell else f"{key} holds {what}"
+    lines = [f"Smallest failing case for {first.name}: m = {case.m}, drawn from seed {case.seed} "
+             f"({where})."]  # fmt: skip
     true, received = first.expected, first.received
     try:
         mine = None if received is None else np.asarray(received, dtype=np.float64)
@@ -143,6 +205,11 @@ def _example_lines(first: Mismatch) -> list[str]:
         mine = None
     if true is None:
         return lines
+    if true.ndim == 0 and mine is not None and mine.size == 1:
+        lines.append(
+            f"    true {first.name} {float(true):.10g}, yours {float(mine.ravel()[0]):.10g}"
+        )
+        return lines + ([_indent(str(case))] if shell else [])
     if mine is None:
         lines.append(f"    true {first.name} has shape {true.shape}; yours is {received!r:.60}")
     elif mine.shape != true.shape:
@@ -156,28 +223,39 @@ def _example_lines(first: Mismatch) -> list[str]:
             f"    worst entry {first.name}[{index}]: true {true[worst]:.6g}, "
             f"yours {mine[worst]:.6g}"
         )
+    if shell:
+        lines.append(_indent(str(case)))
     return lines
 
 
-def _error_lines(error: CallError) -> list[str]:
-    return [
+def _error_lines(error: CallError, shell: bool = False) -> list[str]:
+    what = "the arrays" if hasattr(error.example, "arrays") else "X, Y and the parameters"
+    where = "shown below" if shell else f"report.error.example holds {what}"
+    lines = [
         f"{error.function} raised {type(error.exception).__name__}: {error.exception} "
         f"({error.frequency()}).",
         f"Smallest input that makes it raise: m = {error.example.m}, drawn from seed "
-        f"{error.example.seed} (report.error.example holds X, Y and the parameters).",
+        f"{error.example.seed} ({where}).",
         "Traceback:",
         _indent(error.traceback.rstrip()),
     ]
+    return lines + ([_indent(str(error.example))] if shell else [])
 
 
 def _layer(name: str) -> int:
     return int(name[2:])
 
 
+def _layered(names) -> bool:
+    return all(is_layer_name(n[1:]) and n[0] == "d" for n in names)
+
+
 def _first(mismatches: dict[str, Mismatch], L: int) -> Mismatch:
     grads = [m for k, m in mismatches.items() if k != "AL"]
     if not grads:
         return mismatches["AL"]
+    if not _layered(m.name for m in grads) or not L:
+        return grads[0]
     return max(grads, key=lambda m: (_layer(m.name), m.name.startswith("dW")))
 
 
@@ -191,7 +269,25 @@ def _pair(dW: Mismatch | None, db: Mismatch | None, layer: int) -> str:
     return f"{only.name} is wrong {only.frequency()} ({other} matches)"
 
 
-def _summary(grads: dict[str, Mismatch], L: int, shared: str | None) -> str:
+def _flat_summary(grads: dict[str, Mismatch], matched: Sequence[str]) -> str:
+    by_frequency: dict[str, list[str]] = {}
+    for m in grads.values():
+        by_frequency.setdefault(m.frequency(), []).append(m.name)
+    parts = [
+        f"{_join(names)} {'is' if len(names) == 1 else 'are'} wrong {frequency}"
+        for frequency, names in by_frequency.items()
+    ]
+    if not matched:
+        return "; ".join(parts) + "."
+    verb = "matches" if len(matched) == 1 else "match"
+    return "; ".join(parts) + f"; {_join(list(matched))} {verb}."
+
+
+def _summary(
+    grads: dict[str, Mismatch], L: int, shared: str | None, matched: Sequence[str] = ()
+) -> str:
+    if not L or not _layered(grads):
+        return _flat_summary(grads, matched)
     top = max(_layer(k) for k in grads)
     text = _pair(grads.get(f"dW{top}"), grads.get(f"db{top}"), top)
     if top < L:

@@ -181,6 +181,29 @@ def test_output_shortcuts_equal_the_chain_rule_through_the_helpers():
     np.testing.assert_allclose(grads["dA0"], dA0, rtol=1e-12)
 
 
+def test_reproduces_the_course_L_model_backward_test_case():
+    # The inputs of the course's L_model_backward_test_case, drawn by the same calls: AL comes
+    # from randn, so it is not sigmoid(Z2). Expected values as the course publishes them.
+    np.random.seed(3)
+    AL = np.random.randn(1, 2)
+    Y = np.array([[1, 0]])
+    A1, W1, b1, Z1 = (np.random.randn(*s) for s in [(4, 2), (3, 4), (3, 1), (3, 2)])
+    A2, W2, b2, Z2 = (np.random.randn(*s) for s in [(3, 2), (1, 3), (1, 1), (1, 2)])
+    caches = (((A1, W1, b1), Z1), ((A2, W2, b2), Z2))
+    grads = ref.L_model_backward(AL, Y, caches, ["relu", "sigmoid"])
+    expected = {
+        "dW1": [
+            [0.41010002, 0.07807203, 0.13798444, 0.10502167],
+            [0.0, 0.0, 0.0, 0.0],
+            [0.05283652, 0.01005865, 0.01777766, 0.0135308],
+        ],
+        "db1": [[-0.22007063], [0.0], [-0.02835349]],
+        "dA1": [[0.12913162, -0.44014127], [-0.14175655, 0.48317296], [0.01663708, -0.05670698]],
+    }
+    for key, value in expected.items():
+        np.testing.assert_allclose(grads[key], value, rtol=0, atol=1e-8, err_msg=key)
+
+
 # ---- forward pass ----
 
 
