@@ -74,8 +74,8 @@ class Module:
         for path, module in self.named_modules():
             if path:
                 module._path = path
-                module._label = f"{path}: {module!r}"
-        self._label = repr(self)
+                module._label = f"{path}: {module._summary()}"
+        self._label = self._summary()
         return self._label
 
     # ---- walking the attributes ----
@@ -84,6 +84,26 @@ class Module:
         """This module (name "") and every sub-module, with dotted names, each once."""
         seen: set[int] = set()
         yield from _walk_modules(self, "", seen)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, each once, in the order of `named_modules()`."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for each direct sub-module, each once ("layers.0", "fc1", ...).
+
+        Names are the attribute paths that parameter names start with, so the child
+        named "layers.0" holds the parameters "layers.0.W" and "layers.0.b".
+        """
+        seen = {id(self)}
+        for key, value in vars(self).items():
+            yield from _walk_children(value, key, seen)
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules, in the order of `named_children()`."""
+        for _, module in self.named_children():
+            yield module
 
     def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, Tensor) for every tensor that requires grad, each once."""
@@ -94,9 +114,15 @@ class Module:
                 if not isinstance(value, Module):
                     yield from _walk_tensors(value, prefix + key, seen)
 
-    def parameters(self) -> list[Tensor]:
-        """The tensors that require grad, in the order of `named_parameters()`."""
-        return [p for _, p in self.named_parameters()]
+    def parameters(self) -> Iterator[Tensor]:
+        """The tensors that require grad, in the order of `named_parameters()`.
+
+        A generator, as in PyTorch: each call walks the model afresh, so
+        `Adam(model.parameters())` and a second optimizer over `model.parameters()` each
+        get every parameter. Keep `list(model.parameters())` to use the same list twice.
+        """
+        for _, p in self.named_parameters():
+            yield p
 
     def zero_grad(self) -> None:
         """Forget the gradients of every parameter."""
@@ -166,8 +192,63 @@ class Module:
         """A JSON-able description to rebuild this module, or None when it has none."""
         return None
 
+    # ---- text ----
+
+    def extra_repr(self) -> str:
+        """This module's own settings on one line (as in PyTorch); "" when it has none.
+
+        Override it in a custom module to show its settings in `print(model)`.
+        """
+        return ""
+
+    def _summary(self) -> str:
+        """One line, without the children: how drawings label this module's box."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        """A tree as PyTorch prints it: settings, then each child as `(name): repr`.
+
+        >>> class Net(Module):
+        ...     def __init__(self):
+        ...         self.hidden = Tanh()
+        ...         self.out = Sigmoid()
+        >>> print(Net())
+        Net(
+          (hidden): Tanh()
+          (out): Sigmoid()
+        )
+        """
+        if id(self) in _printing:  # a module that contains itself: no endless text
+            return f"{type(self).__name__}(...)"
+        _printing.add(id(self))
+        try:
+            extra = self.extra_repr()
+            lines = [f"({name}): {child!r}" for name, child in self.named_children()]
+        finally:
+            _printing.discard(id(self))
+        if not lines:
+            return self._summary()
+        body = ([extra] if extra else []) + lines
+        return f"{type(self).__name__}(\n  " + "\n".join(body).replace("\n", "\n  ") + "\n)"
+
+
+_printing: set[int] = set()  # ids of the modules whose repr is being built
+
+
+def _walk_children(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+    """The Modules inside an attribute's value, not looking inside the Modules found."""
+    if isinstance(value, Module):
+        if id(value) not in seen:
+            seen.add(id(value))
+            yield path, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, (Module, list, tuple, dict)):
+                yield from _walk_children(item, f"{path}.{i}", seen)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (Module, list, tuple, dict)):
+                yield from _walk_children(item, f"{path}.{key}", seen)
 
 
 def _walk_modules(module: Module, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
@@ -273,9 +354,6 @@ class Sequential(Module):
             return None
         return {"type": "Sequential", "modules": parts}
 
-    def __repr__(self) -> str:
-        return f"Sequential({', '.join(map(repr, self.layers))})"
-
 
 class Dropout(Module):
     """Inverted dropout: zero each input with probability `p`, scale the rest by 1/(1-p).
@@ -309,8 +387,8 @@ class Dropout(Module):
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "Dropout", "p": self.p} if type(self) is Dropout else None
 
-    def __repr__(self) -> str:
-        return f"Dropout({self.p:g})"
+    def extra_repr(self) -> str:
+        return f"{self.p:g}"
 
 
 class _Activation(Module):
@@ -359,8 +437,8 @@ class LeakyReLU(_Activation):
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "LeakyReLU", "slope": self.slope} if type(self) is LeakyReLU else None
 
-    def __repr__(self) -> str:
-        return f"LeakyReLU({self.slope:g})"
+    def extra_repr(self) -> str:
+        return f"{self.slope:g}"
 
 
 class Softmax(_Activation):
@@ -375,8 +453,8 @@ class Softmax(_Activation):
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "Softmax", "axis": self.axis} if type(self) is Softmax else None
 
-    def __repr__(self) -> str:
-        return f"Softmax(axis={self.axis})" if self.axis != -1 else "Softmax()"
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}" if self.axis != -1 else ""
 
 
 _BUILTIN_ACTIVATIONS = (ReLU, Tanh, Sigmoid, Identity, LeakyReLU, Softmax)

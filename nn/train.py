@@ -158,8 +158,8 @@ def _describe(path: str, layer: Any) -> str:
 
 
 def _check_data(model: Module, X: Any, y: Any, kind: str | None) -> tuple[np.ndarray, np.ndarray]:
-    params = model.parameters()
-    dtype = params[0].dtype if params else np.float64
+    first = next(model.parameters(), None)
+    dtype = first.dtype if first is not None else np.float64  # the data takes the model's
     X = np.asarray(X.data if isinstance(X, Tensor) else X, dtype=dtype)
     y = np.asarray(y.data if isinstance(y, Tensor) else y)
     layers = _layers(model)

@@ -32,7 +32,8 @@ def test_round_trip_gives_an_equal_model(tmp_path, model):
     loaded = nn.load(path)
     assert type(loaded) is type(model) and repr(loaded) == repr(model)
     _same_parameters(model, loaded)
-    x = np.random.default_rng(0).normal(size=(4, model.parameters()[0].shape[1]))
+    first = next(model.parameters())
+    x = np.random.default_rng(0).normal(size=(4, first.shape[1])).astype(first.dtype)
     model.eval(), loaded.eval()
     np.testing.assert_array_equal(model(x).data, loaded(x).data)
 
