@@ -228,6 +228,31 @@ class MLP(Module):
                 x = dropout(x)
         return x
 
+    @classmethod
+    def from_state_dict(
+        cls,
+        state: Any,
+        activation: str = "relu",
+        output: str | None = None,
+        *,
+        dropout: float = 0.0,
+    ) -> MLP:
+        """The MLP holding a state dict in PyTorch's layout ("0.weight", "0.bias", ...).
+
+        The inverse of `model.state_dict(layout="torch")`: the widths come from the
+        weights' shapes, `activation`/`output`/`dropout` say what sits between the
+        Linear layers. `torch_model.state_dict()` (CPU tensors) works as it is, and so
+        does a dict in nn's own layout. See `nn.torch_layout.mlp_from_state_dict`.
+
+        >>> model = MLP([2, 8, 1], activation="tanh", output="sigmoid", seed=0)
+        >>> copy = MLP.from_state_dict(model.state_dict(layout="torch"), "tanh", "sigmoid")
+        >>> copy.layer_sizes, bool((copy.layers[0].W.data == model.layers[0].W.data).all())
+        ([2, 8, 1], True)
+        """
+        from nn.torch_layout import mlp_from_state_dict
+
+        return mlp_from_state_dict(state, activation, output, dropout=dropout)
+
     def architecture(self) -> dict[str, Any] | None:
         if type(self) is not MLP:
             return None

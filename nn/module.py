@@ -143,40 +143,62 @@ class Module:
 
     # ---- state ----
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameter name -> a copy of its values."""
+    def state_dict(self, layout: str = "nn") -> dict[str, np.ndarray]:
+        """Parameter name -> a copy of its values.
+
+        `layout="torch"` gives the keys and layout of the equivalent
+        `torch.nn.Sequential` of `Linear` and activation modules ("0.weight", "0.bias",
+        "2.weight", ...: every module takes an index, activations included), for MLP,
+        Dense and Sequential of built-in modules; see `nn.torch_layout`.
+        """
+        if layout == "torch":
+            from nn.torch_layout import torch_state_dict
+
+            return torch_state_dict(self)
+        if layout != "nn":
+            raise ValueError(f"state_dict: layout must be 'nn' or 'torch', got {layout!r}")
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy values into the parameters; names and shapes must match exactly.
 
         `state` may be a dict or the result of `np.load(path)` on a saved file (keys
-        starting with "__", such as the architecture, are ignored). Raises `ValueError`
-        naming the missing, unexpected or mis-shaped parameters, and changes nothing then.
+        starting with "__", such as the architecture, are ignored). Float and integer
+        values are cast to each parameter's dtype (as PyTorch's load does); other kinds
+        (bool, complex, strings, objects) are refused. Everything is checked before
+        anything changes: a `ValueError` names every missing, unexpected, mis-shaped or
+        mis-typed entry and leaves the model as it was.
         """
         params = dict(self.named_parameters())
         keys = [k for k in state.keys() if not k.startswith(RESERVED_PREFIX)]
-        missing = [k for k in params if k not in keys]
-        unexpected = [k for k in keys if k not in params]
-        problems = []
-        if missing:
-            problems.append(f"missing parameters: {', '.join(missing)}")
-        if unexpected:
-            problems.append(f"unexpected parameters: {', '.join(unexpected)}")
+        problems = _key_problems(list(params), keys)
         values = {}
         for name in keys:
-            if name in params:
-                value = np.asarray(state[name])
-                if value.shape != params[name].shape:
-                    problems.append(
-                        f"{name}: expected shape {params[name].shape}, got {value.shape}"
-                    )
-                values[name] = value
-        if problems:
-            raise ValueError(f"load_state_dict into {self!r} failed; " + "; ".join(problems))
-        for name, value in values.items():
+            if name not in params:
+                continue
+            value = np.asarray(state[name])
             p = params[name]
-            p.data = np.array(value, dtype=p.dtype)  # a fresh array: refuses if a graph needs p
+            if value.shape != p.shape:
+                problems.append(f"{name}: expected shape {p.shape}, got {value.shape}")
+            elif value.dtype.kind not in "fiu":
+                problems.append(f"{name}: expected numbers for {p.dtype}, got dtype {value.dtype}")
+            else:
+                values[name] = np.array(value, dtype=p.dtype)  # a private copy
+        if problems:
+            raise ValueError(
+                f"load_state_dict into {self._summary()} failed; " + "; ".join(problems)
+            )
+        done: list[tuple[Tensor, np.ndarray]] = []
+        try:
+            for name, value in values.items():
+                p = params[name]
+                old = p.data
+                p.data = value  # refused while a live graph needs p
+                done.append((p, old))
+        except BaseException:
+            for p, old in reversed(done):  # put back what was changed: all or nothing
+                p.data = old
+            raise
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write the parameters (and, for built-in modules, the architecture) to `.npz`.
@@ -230,6 +252,23 @@ class Module:
             return self._summary()
         body = ([extra] if extra else []) + lines
         return f"{type(self).__name__}(\n  " + "\n".join(body).replace("\n", "\n  ") + "\n)"
+
+
+def _key_problems(expected: list[str], keys: list[str]) -> list[str]:
+    """Missing and unexpected names, with a hint when the keys are PyTorch's layout."""
+    missing = [k for k in expected if k not in keys]
+    unexpected = [k for k in keys if k not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing parameters: {', '.join(missing)}")
+    if unexpected:
+        hint = ""
+        if all(k.rsplit(".", 1)[-1] in ("weight", "bias") for k in unexpected):
+            hint = " (PyTorch's layout: use nn.MLP.from_state_dict(state) to build a model)"
+        problems.append(f"unexpected parameters: {', '.join(unexpected)}{hint}")
+    if missing or unexpected:
+        problems.append(f"received: {', '.join(keys) or 'no parameters'}")
+    return problems
 
 
 _printing: set[int] = set()  # ids of the modules whose repr is being built
