@@ -224,21 +224,9 @@ class Tensor:
     # ---- Python protocol ----
 
     def __repr__(self) -> str:
-        if self._data.size <= 12:
-            body = np.array2string(self._data, separator=", ", precision=4)
-            body = " ".join(body.split())  # one line, also for 2-D values
-        else:  # a summary, never a wall of numbers
-            body = f"shape={self.shape}"
-        extras = []
-        if self.name:
-            extras.append(f"name={self.name!r}")
-        if self.op:
-            extras.append(f"op={self.op!r}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        if self._data.dtype != np.float64:
-            extras.append(f"dtype={self._data.dtype}")
-        return f"Tensor({body}{''.join(', ' + e for e in extras)})"
+        from autodiff.reprs import tensor_repr  # numpy-like values or shape and dtype
+
+        return tensor_repr(self)
 
     def __len__(self) -> int:
         if not self._data.ndim:

@@ -61,7 +61,8 @@ def _nn_workload(sizes: list[int], batch: int, loss: str) -> Workload:
         loss_fn(model(X), y).backward()
         opt.step()
 
-    return Workload(f"nn {sizes} {loss}", lambda: loss_fn(model(X), y), model.parameters(), step)
+    params = list(model.parameters())  # used twice by the probes: a list, not the generator
+    return Workload(f"nn {sizes} {loss}", lambda: loss_fn(model(X), y), params, step)
 
 
 def _engine_workload(sizes: list[int], batch: int, loss: str) -> Workload:

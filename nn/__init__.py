@@ -11,7 +11,8 @@
 
 Modules: `module` (Module, Sequential, Dropout, activation modules), `layers` (Dense,
 MLP), `init` (initialisers), `losses`, `optim` (SGD, Adam, RMSProp), `data` (batches,
-toy datasets), `train` (fit, History), `serialize` (save, load); `reference` (the
+toy datasets), `train` (fit, History), `serialize` (save, load), `torch_layout`
+(models as the equivalent `torch.nn.Sequential`, and back); `reference` (the
 course-notes formulas in plain numpy) and `verify` (checking a hand-written backward
 pass) are imported on first use.
 """
@@ -19,7 +20,7 @@ pass) are imported on first use.
 import importlib
 from typing import Any
 
-from nn import data, init, optim
+from nn import data, init, optim, torch_layout
 from nn.layers import MLP, Dense
 from nn.losses import (
     binary_cross_entropy,
@@ -75,4 +76,5 @@ __all__ = [
     "load",
     "mse_loss",
     "optim",
+    "torch_layout",
 ]

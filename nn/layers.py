@@ -30,9 +30,15 @@ class Dense(Module):
     the initialiser of `W` (see `nn.init`), `b` starts at 0. `seed` (an int, or a
     `numpy.random.RandomState` to share one stream) makes the weights reproducible.
 
+    `dtype` (float64 or float32) is the parameters' dtype. Input of another float dtype
+    is refused with a `TypeError` naming both, as PyTorch does, rather than computed
+    silently in float64: convert it (`X.astype(np.float32)`). Lists and integer arrays,
+    which carry no float type of their own, take the layer's. (`nn.fit` converts its
+    data set to the model's dtype before training.)
+
     >>> layer = Dense(2, 3, "tanh", seed=0)
     >>> layer
-    Dense(2→3, tanh)
+    Dense(2 -> 3, tanh)
     >>> layer(np.ones((4, 2))).shape
     (4, 3)
     """
@@ -72,13 +78,23 @@ class Dense(Module):
             x = self._check_input(x)
         elif x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
+        elif x.dtype != self.W.dtype:
+            raise self._dtype_error(x.dtype)
         out = ad.linear(x, self.W, self.b, activation=self._fused)
         act = self._act
         return out if act is None else act(out)
 
     def _check_input(self, x: Any) -> Tensor:
-        """Inputs from outside the graph: width and finiteness, each with a clear message."""
-        x = as_tensor(x)  # a numpy batch becomes a private constant copy
+        """Inputs from outside the graph: dtype, width and finiteness, each explained."""
+        dtype = self.W.dtype  # read each call: assigning W.data may change it
+        if isinstance(x, (Tensor, np.ndarray)):
+            if x.dtype != dtype and x.dtype.kind == "f":
+                raise self._dtype_error(x.dtype)
+        else:  # a list or a number has no float type of its own: it takes the layer's
+            x = np.asarray(x)
+            if x.dtype.kind in "biuf":
+                x = x.astype(dtype)
+        x = as_tensor(x, like=self.W)  # a numpy batch becomes a private constant copy
         if x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
         data = x._data
@@ -102,6 +118,14 @@ class Dense(Module):
             f"got shape {shape}"
         )
 
+    def _dtype_error(self, dtype: np.dtype) -> TypeError:
+        mine = self.W.dtype
+        return TypeError(
+            f"{self._where()}: the input has dtype {dtype} but the layer's parameters are "
+            f"{mine}; convert the input (x.astype(np.{mine})) or build the model with "
+            f"dtype=np.{dtype}"
+        )
+
     def architecture(self) -> dict[str, Any] | None:
         if type(self) is not Dense or callable(self.activation):
             return None
@@ -114,13 +138,15 @@ class Dense(Module):
             "dtype": str(self.W.dtype),
         }
 
-    def __repr__(self) -> str:
-        parts = [f"{self.in_features}→{self.out_features}"]
+    def extra_repr(self) -> str:
+        parts = [f"{self.in_features} -> {self.out_features}"]
         if self.activation is not None:
             parts.append(_activation_name(self.activation))
         if self.b is None:
             parts.append("bias=False")
-        return f"Dense({', '.join(parts)})"
+        if self.W.dtype != np.float64:
+            parts.append(f"dtype={self.W.dtype}")
+        return ", ".join(parts)
 
 
 def _activation_name(activation: Activation) -> str:
@@ -138,9 +164,17 @@ class MLP(Module):
     `dropout` > 0 adds inverted dropout after each hidden layer. `model.layers` is the
     list of Dense layers, so parameters are named "layers.0.W", "layers.0.b", ...
 
+    `dtype` is the parameters' dtype; input of another float dtype raises `TypeError` (see
+    `Dense`).
+
     >>> model = MLP([2, 16, 16, 1], activation="tanh", output="sigmoid", seed=0)
-    >>> model
-    MLP([2, 16, 16, 1], tanh → sigmoid)
+    >>> print(model)
+    MLP(
+      [2, 16, 16, 1], tanh -> sigmoid
+      (layers.0): Dense(2 -> 16, tanh)
+      (layers.1): Dense(16 -> 16, tanh)
+      (layers.2): Dense(16 -> 1, sigmoid)
+    )
     >>> [name for name, _ in model.named_parameters()][:3]
     ['layers.0.W', 'layers.0.b', 'layers.1.W']
     """
@@ -156,12 +190,7 @@ class MLP(Module):
         seed: int | np.random.RandomState | None = None,
         dtype: Any = np.float64,
     ) -> None:
-        sizes = [int(n) for n in layer_sizes]
-        if len(sizes) < 2 or any(n < 1 for n in sizes):
-            raise ValueError(
-                f"MLP: layer_sizes needs at least two positive widths (input and output), "
-                f"got {list(layer_sizes)}"
-            )
+        sizes = _layer_sizes(layer_sizes, activation, output)
         activation_fn(activation)
         activation_fn(output)
         n_layers = len(sizes) - 1
@@ -199,6 +228,31 @@ class MLP(Module):
                 x = dropout(x)
         return x
 
+    @classmethod
+    def from_state_dict(
+        cls,
+        state: Any,
+        activation: str = "relu",
+        output: str | None = None,
+        *,
+        dropout: float = 0.0,
+    ) -> MLP:
+        """The MLP holding a state dict in PyTorch's layout ("0.weight", "0.bias", ...).
+
+        The inverse of `model.state_dict(layout="torch")`: the widths come from the
+        weights' shapes, `activation`/`output`/`dropout` say what sits between the
+        Linear layers. `torch_model.state_dict()` (CPU tensors) works as it is, and so
+        does a dict in nn's own layout. See `nn.torch_layout.mlp_from_state_dict`.
+
+        >>> model = MLP([2, 8, 1], activation="tanh", output="sigmoid", seed=0)
+        >>> copy = MLP.from_state_dict(model.state_dict(layout="torch"), "tanh", "sigmoid")
+        >>> copy.layer_sizes, bool((copy.layers[0].W.data == model.layers[0].W.data).all())
+        ([2, 8, 1], True)
+        """
+        from nn.torch_layout import mlp_from_state_dict
+
+        return mlp_from_state_dict(state, activation, output, dropout=dropout)
+
     def architecture(self) -> dict[str, Any] | None:
         if type(self) is not MLP:
             return None
@@ -211,9 +265,39 @@ class MLP(Module):
             "dtype": str(self.layers[0].W.dtype),
         }
 
-    def __repr__(self) -> str:
+    def extra_repr(self) -> str:
         extra = f", dropout={self.dropout.p:g}" if self.dropout is not None else ""
         return (
-            f"MLP({self.layer_sizes}, {_activation_name(self.activation)} → "
-            f"{_activation_name(self.output)}{extra})"
+            f"{self.layer_sizes}, {_activation_name(self.activation)} -> "
+            f"{_activation_name(self.output)}{extra}"
         )
+
+
+def _layer_sizes(layer_sizes: Any, activation: Any, output: Any) -> list[int]:
+    """The widths as ints, or an error that says what was wrong: never a silent int()."""
+    if not isinstance(layer_sizes, (Sequence, np.ndarray)) or isinstance(layer_sizes, str):
+        if _is_width(layer_sizes):
+            given = [n for n in (layer_sizes, activation, output) if _is_width(n)]
+            hint = f": nn.MLP({[int(n) for n in given]}, ...)"
+        else:
+            hint = ", such as nn.MLP([2, 16, 1])"
+        raise TypeError(
+            f"MLP: layer_sizes must be one list of widths from input to output, got "
+            f"{layer_sizes!r}; pass the widths as a list{hint}"
+        )
+    sizes = list(layer_sizes)
+    for i, n in enumerate(sizes):
+        if not _is_width(n) or n < 1:
+            raise ValueError(
+                f"MLP: layer_sizes[{i}] is {n!r}; every width must be a positive integer "
+                f"(got layer_sizes={sizes})"
+            )
+    if len(sizes) < 2:
+        raise ValueError(
+            f"MLP: layer_sizes needs at least two widths (input and output), got {sizes}"
+        )
+    return [int(n) for n in sizes]
+
+
+def _is_width(n: Any) -> bool:
+    return isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_))

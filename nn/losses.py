@@ -42,12 +42,32 @@ def binary_cross_entropy(probs: Any, targets: Any, eps: float = 1e-12) -> Tensor
     Where p lies outside the clip range the loss does not depend on it, so its gradient
     there is 0 (the clip op's rule), as the clipped formula says.
 
+    Probabilities outside [0, 1] raise `ValueError` naming the range seen: they are
+    almost always logits passed by mistake, which the clip would turn into a tiny loss
+    with no gradient.
+
     >>> float(binary_cross_entropy(Tensor([[0.5]]), [1.0]).data)  # log 2
     0.6931471805599453
     """
+    _check_probabilities(probs)
     p = _prediction(probs)
     t = _target(p, targets, "binary_cross_entropy")
     return ops.binary_cross_entropy(p, t, eps)
+
+
+def _check_probabilities(probs: Any) -> None:
+    """ValueError for values outside [0, 1] (NaN passes: it shows as a NaN loss)."""
+    data = np.asarray(probs.data if isinstance(probs, Tensor) else probs)
+    if data.size == 0 or data.dtype.kind not in "biuf":
+        return
+    lo, hi = data.min(), data.max()
+    if lo < 0 or hi > 1:
+        raise ValueError(
+            f"binary_cross_entropy: probabilities must lie in [0, 1], got values from "
+            f"{float(lo)!r} to {float(hi)!r}. If these are logits (no sigmoid on the output), use "
+            f"binary_cross_entropy_with_logits (loss='bce_with_logits' in nn.fit), or apply "
+            f"sigmoid first"
+        )
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Tensor:

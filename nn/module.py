@@ -74,8 +74,8 @@ class Module:
         for path, module in self.named_modules():
             if path:
                 module._path = path
-                module._label = f"{path}: {module!r}"
-        self._label = repr(self)
+                module._label = f"{path}: {module._summary()}"
+        self._label = self._summary()
         return self._label
 
     # ---- walking the attributes ----
@@ -84,6 +84,26 @@ class Module:
         """This module (name "") and every sub-module, with dotted names, each once."""
         seen: set[int] = set()
         yield from _walk_modules(self, "", seen)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every sub-module, each once, in the order of `named_modules()`."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for each direct sub-module, each once ("layers.0", "fc1", ...).
+
+        Names are the attribute paths that parameter names start with, so the child
+        named "layers.0" holds the parameters "layers.0.W" and "layers.0.b".
+        """
+        seen = {id(self)}
+        for key, value in vars(self).items():
+            yield from _walk_children(value, key, seen)
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules, in the order of `named_children()`."""
+        for _, module in self.named_children():
+            yield module
 
     def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, Tensor) for every tensor that requires grad, each once."""
@@ -94,9 +114,15 @@ class Module:
                 if not isinstance(value, Module):
                     yield from _walk_tensors(value, prefix + key, seen)
 
-    def parameters(self) -> list[Tensor]:
-        """The tensors that require grad, in the order of `named_parameters()`."""
-        return [p for _, p in self.named_parameters()]
+    def parameters(self) -> Iterator[Tensor]:
+        """The tensors that require grad, in the order of `named_parameters()`.
+
+        A generator, as in PyTorch: each call walks the model afresh, so
+        `Adam(model.parameters())` and a second optimizer over `model.parameters()` each
+        get every parameter. Keep `list(model.parameters())` to use the same list twice.
+        """
+        for _, p in self.named_parameters():
+            yield p
 
     def zero_grad(self) -> None:
         """Forget the gradients of every parameter."""
@@ -117,40 +143,62 @@ class Module:
 
     # ---- state ----
 
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameter name -> a copy of its values."""
+    def state_dict(self, layout: str = "nn") -> dict[str, np.ndarray]:
+        """Parameter name -> a copy of its values.
+
+        `layout="torch"` gives the keys and layout of the equivalent
+        `torch.nn.Sequential` of `Linear` and activation modules ("0.weight", "0.bias",
+        "2.weight", ...: every module takes an index, activations included), for MLP,
+        Dense and Sequential of built-in modules; see `nn.torch_layout`.
+        """
+        if layout == "torch":
+            from nn.torch_layout import torch_state_dict
+
+            return torch_state_dict(self)
+        if layout != "nn":
+            raise ValueError(f"state_dict: layout must be 'nn' or 'torch', got {layout!r}")
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy values into the parameters; names and shapes must match exactly.
 
         `state` may be a dict or the result of `np.load(path)` on a saved file (keys
-        starting with "__", such as the architecture, are ignored). Raises `ValueError`
-        naming the missing, unexpected or mis-shaped parameters, and changes nothing then.
+        starting with "__", such as the architecture, are ignored). Float and integer
+        values are cast to each parameter's dtype (as PyTorch's load does); other kinds
+        (bool, complex, strings, objects) are refused. Everything is checked before
+        anything changes: a `ValueError` names every missing, unexpected, mis-shaped or
+        mis-typed entry and leaves the model as it was.
         """
         params = dict(self.named_parameters())
         keys = [k for k in state.keys() if not k.startswith(RESERVED_PREFIX)]
-        missing = [k for k in params if k not in keys]
-        unexpected = [k for k in keys if k not in params]
-        problems = []
-        if missing:
-            problems.append(f"missing parameters: {', '.join(missing)}")
-        if unexpected:
-            problems.append(f"unexpected parameters: {', '.join(unexpected)}")
+        problems = _key_problems(list(params), keys)
         values = {}
         for name in keys:
-            if name in params:
-                value = np.asarray(state[name])
-                if value.shape != params[name].shape:
-                    problems.append(
-                        f"{name}: expected shape {params[name].shape}, got {value.shape}"
-                    )
-                values[name] = value
-        if problems:
-            raise ValueError(f"load_state_dict into {self!r} failed; " + "; ".join(problems))
-        for name, value in values.items():
+            if name not in params:
+                continue
+            value = np.asarray(state[name])
             p = params[name]
-            p.data = np.array(value, dtype=p.dtype)  # a fresh array: refuses if a graph needs p
+            if value.shape != p.shape:
+                problems.append(f"{name}: expected shape {p.shape}, got {value.shape}")
+            elif value.dtype.kind not in "fiu":
+                problems.append(f"{name}: expected numbers for {p.dtype}, got dtype {value.dtype}")
+            else:
+                values[name] = np.array(value, dtype=p.dtype)  # a private copy
+        if problems:
+            raise ValueError(
+                f"load_state_dict into {self._summary()} failed; " + "; ".join(problems)
+            )
+        done: list[tuple[Tensor, np.ndarray]] = []
+        try:
+            for name, value in values.items():
+                p = params[name]
+                old = p.data
+                p.data = value  # refused while a live graph needs p
+                done.append((p, old))
+        except BaseException:
+            for p, old in reversed(done):  # put back what was changed: all or nothing
+                p.data = old
+            raise
 
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write the parameters (and, for built-in modules, the architecture) to `.npz`.
@@ -166,8 +214,80 @@ class Module:
         """A JSON-able description to rebuild this module, or None when it has none."""
         return None
 
+    # ---- text ----
+
+    def extra_repr(self) -> str:
+        """This module's own settings on one line (as in PyTorch); "" when it has none.
+
+        Override it in a custom module to show its settings in `print(model)`.
+        """
+        return ""
+
+    def _summary(self) -> str:
+        """One line, without the children: how drawings label this module's box."""
+        return f"{type(self).__name__}({self.extra_repr()})"
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        """A tree as PyTorch prints it: settings, then each child as `(name): repr`.
+
+        >>> class Net(Module):
+        ...     def __init__(self):
+        ...         self.hidden = Tanh()
+        ...         self.out = Sigmoid()
+        >>> print(Net())
+        Net(
+          (hidden): Tanh()
+          (out): Sigmoid()
+        )
+        """
+        if id(self) in _printing:  # a module that contains itself: no endless text
+            return f"{type(self).__name__}(...)"
+        _printing.add(id(self))
+        try:
+            extra = self.extra_repr()
+            lines = [f"({name}): {child!r}" for name, child in self.named_children()]
+        finally:
+            _printing.discard(id(self))
+        if not lines:
+            return self._summary()
+        body = ([extra] if extra else []) + lines
+        return f"{type(self).__name__}(\n  " + "\n".join(body).replace("\n", "\n  ") + "\n)"
+
+
+def _key_problems(expected: list[str], keys: list[str]) -> list[str]:
+    """Missing and unexpected names, with a hint when the keys are PyTorch's layout."""
+    missing = [k for k in expected if k not in keys]
+    unexpected = [k for k in keys if k not in expected]
+    problems = []
+    if missing:
+        problems.append(f"missing parameters: {', '.join(missing)}")
+    if unexpected:
+        hint = ""
+        if all(k.rsplit(".", 1)[-1] in ("weight", "bias") for k in unexpected):
+            hint = " (PyTorch's layout: use nn.MLP.from_state_dict(state) to build a model)"
+        problems.append(f"unexpected parameters: {', '.join(unexpected)}{hint}")
+    if missing or unexpected:
+        problems.append(f"received: {', '.join(keys) or 'no parameters'}")
+    return problems
+
+
+_printing: set[int] = set()  # ids of the modules whose repr is being built
+
+
+def _walk_children(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+    """The Modules inside an attribute's value, not looking inside the Modules found."""
+    if isinstance(value, Module):
+        if id(value) not in seen:
+            seen.add(id(value))
+            yield path, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, (Module, list, tuple, dict)):
+                yield from _walk_children(item, f"{path}.{i}", seen)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (Module, list, tuple, dict)):
+                yield from _walk_children(item, f"{path}.{key}", seen)
 
 
 def _walk_modules(module: Module, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
@@ -273,9 +393,6 @@ class Sequential(Module):
             return None
         return {"type": "Sequential", "modules": parts}
 
-    def __repr__(self) -> str:
-        return f"Sequential({', '.join(map(repr, self.layers))})"
-
 
 class Dropout(Module):
     """Inverted dropout: zero each input with probability `p`, scale the rest by 1/(1-p).
@@ -309,8 +426,8 @@ class Dropout(Module):
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "Dropout", "p": self.p} if type(self) is Dropout else None
 
-    def __repr__(self) -> str:
-        return f"Dropout({self.p:g})"
+    def extra_repr(self) -> str:
+        return f"{self.p:g}"
 
 
 class _Activation(Module):
@@ -359,8 +476,8 @@ class LeakyReLU(_Activation):
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "LeakyReLU", "slope": self.slope} if type(self) is LeakyReLU else None
 
-    def __repr__(self) -> str:
-        return f"LeakyReLU({self.slope:g})"
+    def extra_repr(self) -> str:
+        return f"{self.slope:g}"
 
 
 class Softmax(_Activation):
@@ -375,8 +492,8 @@ class Softmax(_Activation):
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "Softmax", "axis": self.axis} if type(self) is Softmax else None
 
-    def __repr__(self) -> str:
-        return f"Softmax(axis={self.axis})" if self.axis != -1 else "Softmax()"
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}" if self.axis != -1 else ""
 
 
 _BUILTIN_ACTIVATIONS = (ReLU, Tanh, Sigmoid, Identity, LeakyReLU, Softmax)

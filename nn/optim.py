@@ -25,7 +25,10 @@ class Optimizer:
     def __init__(self, params: Iterable[Tensor], lr: float, weight_decay: float = 0.0) -> None:
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__} got an empty list of parameters")
+            raise ValueError(
+                f"{type(self).__name__} got no parameters (if you passed a generator that "
+                "another optimizer already used up, call model.parameters() again)"
+            )
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise TypeError(

@@ -7,7 +7,10 @@ the reserved key "__architecture__", and `load(path)` rebuilds the model from it
 
 Writes are atomic: the data goes to a temporary file in the same folder, is flushed and
 fsync'ed, then `os.replace`d over the target, so a crash mid-save never destroys the
-previous file and never leaves a half-written one under the target's name.
+previous file and never leaves a half-written one under the target's name. The archive
+is written member by member (numpy's `.npy` format inside a zip, exactly what
+`np.savez` writes), because `np.savez(f, **arrays)` would take a parameter named `file`
+or `allow_pickle` for its own argument.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -51,10 +55,23 @@ def save(module: Module, path: str | os.PathLike[str]) -> str:
     if spec is not None:
         arrays[ARCHITECTURE_KEY] = np.array(json.dumps(spec))
     folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+    tmp_prefix = f".{os.path.basename(target)}."
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"save: {target!r} is a folder; give a file name such as "
+                                f"{os.path.join(target, 'model.npz')!r}")  # fmt: skip
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"save: the folder {folder!r} does not exist (saving {target!r}); create it "
+            f"first, e.g. os.makedirs({folder!r}, exist_ok=True)"
+        )
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=tmp_prefix, suffix=".tmp", dir=folder)
+    except OSError as err:  # e.g. no permission: name the folder, not the temporary file
+        raise type(err)(err.errno, f"save: cannot write into the folder {folder!r} "
+                        f"(saving {target!r}): {err.strerror}") from None  # fmt: skip
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            _write_npz(f, arrays)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, _file_mode(target))
@@ -65,6 +82,14 @@ def save(module: Module, path: str | os.PathLike[str]) -> str:
         raise
     _sync_folder(folder)
     return target
+
+
+def _write_npz(f: Any, arrays: dict[str, np.ndarray]) -> None:
+    """The `.npz` layout of `np.savez`: one `name.npy` member per array, any name."""
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, array in arrays.items():
+            with zf.open(name + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def _file_mode(target: str) -> int:
@@ -100,23 +125,64 @@ def load(path: str | os.PathLike[str]) -> Module:
     path = os.fspath(path)
     if not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"
-    with np.load(path, allow_pickle=False) as npz:
-        if ARCHITECTURE_KEY not in npz.files:
-            raise ValueError(
-                f"{path} holds parameters only, no architecture (it was saved from a custom "
-                "module): build the model and call model.load_state_dict(np.load(path))"
-            )
-        spec = json.loads(str(npz[ARCHITECTURE_KEY]))
-        model = build(spec)
-        model.load_state_dict(npz)
+    _check_is_npz(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            state = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise ValueError(
+            f"nn.load: {path} is damaged ({_why(err)}); save the model again"
+        ) from None
+    if ARCHITECTURE_KEY not in state:
+        raise ValueError(
+            f"nn.load: {path} holds parameters only, no architecture (it was saved from a "
+            "custom module): build the model and call model.load_state_dict(np.load(path))"
+        )
+    try:
+        model = build(json.loads(str(state.pop(ARCHITECTURE_KEY))))
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"nn.load: {path}: its architecture cannot be read ({err!r})") from None
+    try:
+        model.load_state_dict(state)
+    except ValueError as err:
+        raise ValueError(f"nn.load: {path}: {err}") from None
     return model
+
+
+def _why(err: BaseException) -> str:
+    """What numpy or zipfile found, without numpy's advice about allow_pickle: a model
+    file never holds pickled objects, and loading them would run arbitrary code."""
+    if "pickle" in str(err):
+        return "it holds pickled Python objects, which model files never do"
+    return f"a corrupt or truncated archive: {type(err).__name__}: {err}"
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _check_is_npz(path: str) -> None:
+    """FileNotFoundError or ValueError naming `path`, before numpy's own messages can
+    suggest allow_pickle (for a text file) or raise BadZipFile without the path."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(ZIP_MAGIC))
+    except FileNotFoundError:
+        tried = "" if path.endswith(".npz") else f" (nor {path + '.npz'!r})"
+        raise FileNotFoundError(f"nn.load: no such file {path!r}{tried}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"nn.load: {path!r} is a folder, not a model file") from None
+    if head != ZIP_MAGIC:
+        what = "empty" if not head else f"not an .npz archive (it starts with {head!r})"
+        raise ValueError(
+            f"nn.load: {path} is {what}; nn.load reads the .npz files that model.save writes"
+        )
 
 
 def build(spec: dict[str, Any]) -> Module:
     """A fresh module from an architecture description (`Module.architecture()`)."""
     from nn.layers import MLP, Dense
 
-    kind = spec.get("type")
+    kind = spec.get("type") if isinstance(spec, dict) else None
     if kind == "Dense":
         return Dense(
             spec["in_features"], spec["out_features"], spec["activation"], init="zeros",

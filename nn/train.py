@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from autodiff import Tensor
 from nn.data import batches
@@ -77,10 +76,16 @@ def fit(
     "cross_entropy" (integer labels) or a callable `(prediction, y_batch) -> Tensor`.
     `batch_size=None` trains on the whole set each step (full-batch gradient descent);
     otherwise batches are reshuffled every epoch from `seed`. `l2` adds
-    `l2_penalty(model, l2, batch size)`. A progress bar shows on a terminal unless
-    `progress=False`. If the loss turns NaN or inf, training stops with a
-    `FloatingPointError` naming the epoch. The model is left in the mode it was in.
+    `l2_penalty(model, l2, batch size)`. `X` is converted to the model's dtype.
+
+    `progress=True` shows a progress bar with the latest loss (and accuracy) on a
+    terminal and in Jupyter (tqdm's widget when ipywidgets is installed, its text bar
+    otherwise); in a pipe or a CI log nothing is printed, and `progress=False` never
+    prints. If the loss turns NaN or inf, training stops with a `FloatingPointError`
+    naming the epoch, whose `history` attribute holds the History of the epochs
+    completed before it. The model is left in the mode it was in.
     """
+    _check_optimizer(optimizer, model)
     loss_fn, kind = _loss_function(loss)
     X, y = _check_data(model, X, y, kind)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -91,8 +96,7 @@ def fit(
     history = History()
     was_training = model.training
     model.train()
-    show = progress and _on_terminal()
-    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not show, leave=True)
+    bar = _progress_bar(epochs, progress)
     try:
         for epoch in bar:
             total, correct, counted = 0.0, 0, 0
@@ -104,11 +108,7 @@ def fit(
                     cost = cost + l2_penalty(model, l2, len(xb))
                 value = float(cost._data)
                 if not math.isfinite(value):
-                    raise FloatingPointError(
-                        f"fit: the loss became {value} at epoch {epoch + 1} of {epochs} "
-                        f"(batch {step + 1}): training diverged. Try a lower learning rate "
-                        f"(the optimizer has lr={getattr(optimizer, 'lr', '?')})."
-                    )
+                    raise _diverged(value, epoch, epochs, step, optimizer, history)
                 cost.backward()
                 optimizer.step()
                 total += value * len(xb)
@@ -118,8 +118,8 @@ def fit(
                     counted += count
             history.loss.append(total / n)
             history.accuracy.append(correct / counted if kind is not None else None)
-            if show:
-                shown = {"loss": f"{history.loss[-1]:.4f}"}
+            if not bar.disable:
+                shown = {"loss": format_loss(history.loss[-1])}
                 if kind is not None:
                     shown["acc"] = f"{history.accuracy[-1]:.3f}"
                 bar.set_postfix(shown, refresh=False)
@@ -129,11 +129,74 @@ def fit(
     return history
 
 
-def _on_terminal() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
+def format_loss(value: float) -> str:
+    """Four significant digits, so a small loss stays readable: 0.6931, 3.2e-05.
+
+    >>> format_loss(0.693147), format_loss(3.2e-05), format_loss(1234.5)
+    ('0.6931', '3.2e-05', '1234')
+    """
+    return f"{value:.4g}"
+
+
+def _progress_bar(epochs: int, progress: bool) -> Any:
+    # tqdm.auto is tqdm's notebook widget under a Jupyter kernel, its text bar elsewhere.
+    from tqdm.auto import tqdm
+
+    disable = _bar_disabled(progress)
+    return tqdm(range(epochs), desc="fit", unit="epoch", disable=disable, leave=True)
+
+
+def _bar_disabled(progress: bool) -> bool | None:
+    """tqdm's `disable`: True when asked for no bar; False in Jupyter, whose output
+    streams are no TTY but show the bar; None elsewhere, tqdm's own rule: a bar on a
+    terminal, nothing in a pipe or a CI log (no screens of carriage returns)."""
+    if not progress:
+        return True
+    if _in_notebook():
         return False
+    return None
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules  # the Jupyter kernel (also VS Code's) is running us
+
+
+def _diverged(
+    value: float, epoch: int, epochs: int, step: int, optimizer: Any, history: History
+) -> FloatingPointError:
+    err = FloatingPointError(
+        f"fit: the loss became {value} at epoch {epoch + 1} of {epochs} "
+        f"(batch {step + 1}): training diverged. Try a lower learning rate "
+        f"(the optimizer has lr={getattr(optimizer, 'lr', '?')}). The History of the "
+        f"{len(history.loss)} epochs completed is in this error's .history."
+    )
+    err.history = history  # type: ignore[attr-defined]
+    return err
+
+
+def _check_optimizer(optimizer: Any, model: Module) -> None:
+    """An optimizer object with step() and zero_grad() that updates this model."""
+    example = "such as nn.optim.Adam(model.parameters(), lr=1e-2)"
+    if isinstance(optimizer, type):
+        name = optimizer.__name__
+        raise TypeError(
+            f"fit: optimizer must be an optimizer object, not the class {name} itself: "
+            f"pass {name}(model.parameters(), lr=...)"
+        )
+    methods = (getattr(optimizer, name, None) for name in ("step", "zero_grad"))
+    if not all(callable(m) for m in methods):
+        raise TypeError(
+            f"fit: optimizer must be an optimizer object with step() and zero_grad(), "
+            f"{example}; got {optimizer!r:.80}"
+        )
+    owned = getattr(optimizer, "params", None)
+    if isinstance(owned, list) and owned:
+        ids = {id(p) for p in owned}
+        if not any(id(p) in ids for p in model.parameters()):
+            raise ValueError(
+                f"fit: the optimizer updates none of the model's parameters (was it made "
+                f"from another model's parameters?); use {example}"
+            )
 
 
 def _loss_function(loss: Any) -> tuple[Callable[[Tensor, Any], Tensor], str | None]:
@@ -158,8 +221,8 @@ def _describe(path: str, layer: Any) -> str:
 
 
 def _check_data(model: Module, X: Any, y: Any, kind: str | None) -> tuple[np.ndarray, np.ndarray]:
-    params = model.parameters()
-    dtype = params[0].dtype if params else np.float64
+    first = next(model.parameters(), None)
+    dtype = first.dtype if first is not None else np.float64  # the data takes the model's
     X = np.asarray(X.data if isinstance(X, Tensor) else X, dtype=dtype)
     y = np.asarray(y.data if isinstance(y, Tensor) else y)
     layers = _layers(model)

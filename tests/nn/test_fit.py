@@ -1,5 +1,11 @@
 """fit: training reaches high accuracy on the toy sets; History; errors and divergence."""
 
+import os
+import struct
+import subprocess
+import sys
+import types
+
 import numpy as np
 import pytest
 
@@ -119,19 +125,113 @@ def test_input_errors_name_the_layer():
         nn.fit(model, X, y, loss="hinge", optimizer=opt, epochs=1)
 
 
-def test_progress_bar_silent_off_terminal(capsys):
+def _fit_script(progress):
+    return (
+        "import nn\n"
+        "X, y = nn.data.make_moons(32, seed=0)\n"
+        "model = nn.MLP([2, 4, 1], output='sigmoid', seed=0)\n"
+        "opt = nn.optim.SGD(model.parameters(), lr=0.1)\n"
+        f"nn.fit(model, X, y, loss='bce', optimizer=opt, epochs=3, progress={progress})\n"
+    )
+
+
+def _run(script, stderr):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root}
+    return subprocess.run(
+        [sys.executable, "-c", script], stderr=stderr, stdout=subprocess.PIPE, env=env,
+        cwd=root, timeout=60, check=True,
+    )  # fmt: skip
+
+
+def test_progress_bar_silent_in_a_pipe_and_when_off(capsys):
     X, y = nn.data.make_moons(32, seed=0)
     model = nn.MLP([2, 4, 1], output="sigmoid", seed=0)
     opt = nn.optim.SGD(model.parameters(), lr=0.1)
     nn.fit(model, X, y, loss="bce", optimizer=opt, epochs=2, progress=True)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+    piped = _run(_fit_script(True), subprocess.PIPE)  # a CI log: stderr is a pipe
+    assert piped.stdout == b"" and piped.stderr == b""
 
 
-def test_progress_bar_on_terminal(monkeypatch, capsys):
-    monkeypatch.setattr(nn.train, "_on_terminal", lambda: True)
-    X, y = nn.data.make_moons(32, seed=0)
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+@pytest.mark.parametrize("progress", [True, False])
+def test_progress_bar_on_a_real_terminal(progress):
+    import fcntl
+    import termios
+
+    leader, follower = os.openpty()
+    # A new pseudo-terminal is 0 columns wide, and tqdm fits its bar to the width.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        _run(_fit_script(progress), follower)
+        os.close(follower)
+        follower = None
+        text = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # Linux: EIO once the writer has closed
+                break
+            if not chunk:
+                break
+            text += chunk
+    finally:
+        if follower is not None:
+            os.close(follower)
+        os.close(leader)
+    text = text.decode()
+    if progress:
+        assert "fit: 100%" in text and "3/3" in text and "loss=" in text and "acc=" in text
+    else:
+        assert text == ""
+
+
+def test_progress_bar_shows_in_jupyter_whose_streams_are_no_tty(monkeypatch):
+    assert nn.train._bar_disabled(False) is True
+    assert nn.train._bar_disabled(True) is None  # tqdm decides: a TTY gets a bar
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    assert nn.train._bar_disabled(True) is False
+    assert nn.train._bar_disabled(False) is True
+
+
+@pytest.mark.parametrize(
+    "value, text", [(0.6931472, "0.6931"), (3.2e-05, "3.2e-05"), (1e-9, "1e-09"), (12.34, "12.34")]
+)
+def test_small_losses_stay_readable(value, text):
+    assert nn.train.format_loss(value) == text
+
+
+def test_optimizer_none_or_a_class_says_what_to_pass():
+    X, y = nn.data.make_moons(16, seed=0)
     model = nn.MLP([2, 4, 1], output="sigmoid", seed=0)
-    opt = nn.optim.SGD(model.parameters(), lr=0.1)
-    nn.fit(model, X, y, loss="bce", optimizer=opt, epochs=2)
-    assert "2/2" in capsys.readouterr().err
+    kwargs = dict(loss="bce", epochs=1, progress=False)
+    with pytest.raises(TypeError, match=r"step\(\) and zero_grad\(\).*got None"):
+        nn.fit(model, X, y, optimizer=None, **kwargs)
+    with pytest.raises(TypeError, match=r"not the class Adam itself: pass Adam\(model\."):
+        nn.fit(model, X, y, optimizer=nn.optim.Adam, **kwargs)
+    other = nn.optim.SGD(nn.MLP([2, 4, 1], seed=1).parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="none of the model's parameters"):
+        nn.fit(model, X, y, optimizer=other, **kwargs)
+
+
+def test_divergence_error_carries_the_history_so_far():
+    X, y = nn.data.make_moons(64, noise=0.1, seed=0)
+    model = nn.MLP([2, 16, 1], activation="relu", seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.05)
+    good = 3
+    calls = 0
+
+    def loss(pred, target):  # finite for three epochs, then NaN
+        nonlocal calls
+        calls += 1
+        value = nn.mse_loss(pred, target)
+        return value if calls <= good else value * np.nan
+
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError) as info:
+        nn.fit(model, X, y.astype(float), loss=loss, optimizer=opt, epochs=10, progress=False)
+    history = info.value.history
+    assert isinstance(history, nn.History) and len(history.loss) == good
+    assert all(np.isfinite(history.loss)) and history.accuracy == [None] * good
+    assert "epoch 4 of 10" in str(info.value) and ".history" in str(info.value)

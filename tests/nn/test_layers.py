@@ -135,3 +135,49 @@ def test_bad_layer_sizes():
         nn.MLP([3])
     with pytest.raises(ValueError, match="positive"):
         nn.Dense(0, 3)
+
+
+@pytest.mark.parametrize("sizes", [[2, 3.5, 1], [2, 3.0, 1], [2, "3", 1], [2, True, 1], [2, 0, 1]])
+def test_mlp_widths_must_be_positive_integers_never_truncated(sizes):
+    with pytest.raises(ValueError, match=r"layer_sizes\[1\] is .*positive integer"):
+        nn.MLP(sizes)
+
+
+def test_mlp_widths_as_separate_arguments_say_to_pass_a_list():
+    with pytest.raises(TypeError, match=r"pass the widths as a list: nn\.MLP\(\[2, 3, 1\]"):
+        nn.MLP(2, 3, 1)
+    with pytest.raises(TypeError, match="list of widths"):
+        nn.MLP("2,3,1")
+
+
+def test_mlp_accepts_numpy_widths():
+    model = nn.MLP(np.array([2, 3, 1]), seed=0)
+    assert model.layer_sizes == [2, 3, 1] and all(type(n) is int for n in model.layer_sizes)
+
+
+@pytest.mark.parametrize(
+    "model_dtype, input_dtype", [(np.float32, np.float64), (np.float64, np.float32)]
+)
+def test_input_of_another_float_dtype_is_refused_naming_both_and_the_layer(
+    model_dtype, input_dtype
+):
+    model = nn.MLP([2, 3, 1], seed=0, dtype=model_dtype)
+    mine, theirs = np.dtype(model_dtype).name, np.dtype(input_dtype).name
+    pattern = rf"layers\.0 \(Dense 2->3\): the input has dtype {theirs} .* are {mine}"
+    with pytest.raises(TypeError, match=pattern):
+        model(np.ones((4, 2), dtype=input_dtype))
+    with pytest.raises(TypeError, match=pattern):
+        model(Tensor(np.ones((4, 2), dtype=input_dtype), requires_grad=True))
+
+
+def test_a_float_graph_tensor_of_another_dtype_is_refused_inside_too():
+    layer = nn.Dense(2, 3, seed=0, dtype=np.float32)
+    x = Tensor(np.ones((4, 2)), requires_grad=True) * 2  # a float64 result of an op
+    with pytest.raises(TypeError, match="dtype float64 .* float32"):
+        layer(x)
+
+
+def test_lists_and_integer_arrays_take_the_layer_dtype():
+    model = nn.MLP([2, 3, 1], seed=0, dtype=np.float32)
+    assert model([[1.0, 2.0]]).dtype == np.float32
+    assert model(np.ones((3, 2), dtype=np.int64)).dtype == np.float32

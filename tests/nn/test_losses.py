@@ -1,6 +1,8 @@
 """Losses against numpy formulas, their gradients, stability at extreme logits, and the
 target shape rules."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -43,6 +45,35 @@ def test_bce_clipped_region_has_the_clipped_formulas_gradient():
     loss.backward()
     # outside [eps, 1 - eps] the clipped loss is flat: gradient 0; inside the usual -1/(m p)
     np.testing.assert_allclose(probs.grad, [[0.0], [0.0], [-1 / (3 * 0.5)]])
+
+
+@pytest.mark.parametrize(
+    "probs, seen",
+    [([[2.5], [-1.0]], "-1.0 to 2.5"), ([[0.5], [1.0000001]], "0.5 to 1.0000001")],
+)
+def test_bce_refuses_probabilities_outside_0_1_naming_the_range(probs, seen):
+    with pytest.raises(
+        ValueError, match=rf"\[0, 1\], got values from {re.escape(seen)}\. .*with_logits"
+    ) as info:
+        nn.binary_cross_entropy(Tensor(probs, requires_grad=True), [1.0, 0.0])
+    assert "loss='bce_with_logits'" in str(info.value)
+    with pytest.raises(ValueError, match="probabilities must lie in"):
+        nn.binary_cross_entropy(np.array(probs), [1.0, 0.0])  # a plain array as well
+
+
+def test_fit_with_bce_on_a_model_without_sigmoid_says_to_use_logits():
+    X, y = nn.data.make_moons(32, seed=0)
+    model = nn.MLP([2, 4, 1], seed=0)  # no sigmoid: the outputs are logits
+    model.layers[-1].b.data[:] = 3.0  # outputs surely outside [0, 1]
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="bce_with_logits"):
+        nn.fit(model, X, y, loss="bce", optimizer=opt, epochs=1, progress=False)
+
+
+def test_bce_accepts_the_bounds_and_lets_nan_through():
+    assert np.isfinite(nn.binary_cross_entropy(Tensor([[0.0], [1.0]]), [0.0, 1.0]).item())
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(nn.binary_cross_entropy(Tensor([[np.nan]]), [1.0]).item())
 
 
 def test_bce_float32_saturated_is_finite():

@@ -39,7 +39,40 @@ def test_mlp_parameter_names_and_shapes():
         "layers.1.W": (3, 5), "layers.1.b": (3,),
         "layers.2.W": (1, 3), "layers.2.b": (1,),
     }  # fmt: skip
-    assert model.parameters() == [p for _, p in model.named_parameters()]
+    assert list(model.parameters()) == [p for _, p in model.named_parameters()]
+
+
+def test_parameters_is_a_generator_and_two_optimizers_each_get_all():
+    model = nn.MLP([2, 3, 1], seed=0)
+    params = model.parameters()
+    assert iter(params) is params  # a generator, as in PyTorch
+    sgd = nn.optim.SGD(model.parameters(), lr=0.1)
+    adam = nn.optim.Adam(model.parameters(), lr=0.1)
+    assert len(sgd.params) == len(adam.params) == 4
+
+
+def test_optimizer_given_a_used_up_generator_says_so():
+    params = nn.MLP([2, 3, 1], seed=0).parameters()
+    nn.optim.SGD(params, lr=0.1)
+    with pytest.raises(ValueError, match=r"used up.*model\.parameters\(\) again"):
+        nn.optim.Adam(params, lr=0.1)
+
+
+def test_children_modules_and_named_children():
+    block = Block()
+    seq = nn.Sequential(nn.Dense(2, 3, seed=0), nn.Tanh(), block)
+    assert [n for n, _ in seq.named_children()] == ["layers.0", "layers.1", "layers.2"]
+    assert list(seq.children()) == seq.layers
+    assert [n for n, _ in block.named_children()] == ["inner"]
+    modules = list(seq.modules())
+    assert modules == [seq, *seq.layers, block.inner]  # every module once, depth first
+    assert [m for _, m in seq.named_modules()] == modules
+
+
+def test_children_list_a_shared_module_once():
+    layer = nn.Dense(2, 2, seed=0)
+    seq = nn.Sequential(layer, nn.ReLU(), layer)
+    assert [n for n, _ in seq.named_children()] == ["layers.0", "layers.1"]
 
 
 def test_shared_parameter_listed_once():
@@ -133,12 +166,12 @@ def test_outputs_carry_module_labels_and_inputs():
     model = nn.MLP([2, 16, 1], activation="tanh", output="sigmoid", seed=0)
     x = Tensor(np.ones((4, 2)))
     out = model(x)
-    assert out._meta["module"] == "MLP([2, 16, 1], tanh → sigmoid)"
+    assert out._meta["module"] == "MLP([2, 16, 1], tanh -> sigmoid)"
     (ref,) = out._meta["module_inputs"]
     assert isinstance(ref, weakref.ref) and ref() is x
     hidden = out._parents[0]  # each Dense layer is one fused node: tanh(x @ W.T + b)
     assert hidden.op == "linear" and hidden._meta["activation"] == "tanh"
-    assert hidden._meta["module"] == "layers.0: Dense(2→16, tanh)"
+    assert hidden._meta["module"] == "layers.0: Dense(2 -> 16, tanh)"
     assert hidden._meta["module_inputs"][0]() is x
 
 
@@ -153,12 +186,75 @@ def test_no_meta_without_grad():
     assert out._meta is None
 
 
-def test_reprs():
-    assert repr(nn.Dense(2, 16, "tanh")) == "Dense(2→16, tanh)"
-    assert repr(nn.Dense(3, 1, bias=False)) == "Dense(3→1, bias=False)"
-    assert repr(nn.MLP([2, 16, 16, 1], "relu", "sigmoid")) == "MLP([2, 16, 16, 1], relu → sigmoid)"
-    assert repr(nn.MLP([2, 4, 1], dropout=0.2)) == "MLP([2, 4, 1], relu → identity, dropout=0.2)"
-    assert repr(nn.Sequential(nn.Dense(2, 3), nn.ReLU())) == "Sequential(Dense(2→3), ReLU())"
+def test_leaf_reprs():
+    assert repr(nn.Dense(2, 16, "tanh")) == "Dense(2 -> 16, tanh)"
+    assert repr(nn.Dense(3, 1, bias=False)) == "Dense(3 -> 1, bias=False)"
+    assert repr(nn.Dense(3, 1, dtype=np.float32)) == "Dense(3 -> 1, dtype=float32)"
+    assert repr(nn.Dropout(0.2)) == "Dropout(0.2)"
+    assert repr(nn.LeakyReLU(0.1)) == "LeakyReLU(0.1)"
+    assert (repr(nn.Softmax()), repr(nn.Softmax(0))) == ("Softmax()", "Softmax(axis=0)")
+    assert repr(nn.ReLU()) == "ReLU()"
+
+
+def test_mlp_and_sequential_print_as_trees():
+    mlp = nn.MLP([2, 4, 1], "relu", "sigmoid", dropout=0.2)
+    assert repr(mlp) == (
+        "MLP(\n"
+        "  [2, 4, 1], relu -> sigmoid, dropout=0.2\n"
+        "  (layers.0): Dense(2 -> 4, relu)\n"
+        "  (layers.1): Dense(4 -> 1, sigmoid)\n"
+        "  (dropout): Dropout(0.2)\n"
+        ")"
+    )
+    seq = nn.Sequential(nn.Dense(2, 3), nn.ReLU())
+    assert repr(seq) == "Sequential(\n  (layers.0): Dense(2 -> 3)\n  (layers.1): ReLU()\n)"
+
+
+class Net(nn.Module):
+    def __init__(self):
+        self.fc1 = nn.Dense(2, 16, "tanh", seed=0)
+        self.head = nn.Sequential(nn.Dense(16, 1, seed=1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.head(self.fc1(x))
+
+
+def test_custom_module_prints_its_children_nested():
+    assert repr(Net()) == (
+        "Net(\n"
+        "  (fc1): Dense(2 -> 16, tanh)\n"
+        "  (head): Sequential(\n"
+        "    (layers.0): Dense(16 -> 1)\n"
+        "    (layers.1): Sigmoid()\n"
+        "  )\n"
+        ")"
+    )
+
+
+def test_custom_module_extra_repr_and_a_module_containing_itself():
+    class Scaled(nn.Module):
+        def __init__(self, k):
+            self.k = k
+            self.inner = nn.Tanh()
+
+        def extra_repr(self):
+            return f"k={self.k}"
+
+    m = Scaled(3)
+    assert repr(m) == "Scaled(\n  k=3\n  (inner): Tanh()\n)"
+    m.inner.back = m  # a cycle: the text stops instead of recursing forever
+    assert "Scaled(...)" in repr(m)
+
+
+def test_reprs_are_ascii_for_any_console():
+    class Odd(nn.Module):
+        def __init__(self):
+            self.layer = nn.Dense(2, 2, activation=lambda z: z)
+
+    for module in (nn.MLP([2, 3, 1], "tanh", "sigmoid", dropout=0.1), Net(), Odd()):
+        text = repr(module)
+        assert text.isascii()
+        text.encode("cp1252")  # a Windows console prints it without UnicodeEncodeError
 
 
 # ---- Sequential, activations, Dropout ----

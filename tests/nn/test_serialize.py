@@ -6,7 +6,9 @@ import os
 import numpy as np
 import pytest
 
+import autodiff as ad
 import nn
+from autodiff import Tensor
 
 
 def _same_parameters(a, b):
@@ -32,7 +34,8 @@ def test_round_trip_gives_an_equal_model(tmp_path, model):
     loaded = nn.load(path)
     assert type(loaded) is type(model) and repr(loaded) == repr(model)
     _same_parameters(model, loaded)
-    x = np.random.default_rng(0).normal(size=(4, model.parameters()[0].shape[1]))
+    first = next(model.parameters())
+    x = np.random.default_rng(0).normal(size=(4, first.shape[1])).astype(first.dtype)
     model.eval(), loaded.eval()
     np.testing.assert_array_equal(model(x).data, loaded(x).data)
 
@@ -90,11 +93,11 @@ def test_failed_save_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypatc
 
     if fail_at == "savez":
 
-        def half_then_boom(file, **arrays):  # writes some bytes, then dies mid-save
+        def half_then_boom(file, arrays):  # writes some bytes, then dies mid-save
             file.write(b"PK partial")
             boom()
 
-        monkeypatch.setattr(np, "savez", half_then_boom)
+        monkeypatch.setattr(nn.serialize, "_write_npz", half_then_boom)
     else:
         monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
@@ -108,10 +111,10 @@ def test_failed_save_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypatc
 def test_interrupt_mid_save_also_cleans_up(tmp_path, monkeypatch):
     _, path, before = _write_previous(tmp_path)
 
-    def interrupted(file, **arrays):
+    def interrupted(file, arrays):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(np, "savez", interrupted)
+    monkeypatch.setattr(nn.serialize, "_write_npz", interrupted)
     with pytest.raises(KeyboardInterrupt):
         nn.MLP([2, 3, 1], seed=1).save(path)
     monkeypatch.undo()
@@ -123,3 +126,167 @@ def test_save_keeps_permissions_of_existing_file(tmp_path):
     os.chmod(path, 0o640)
     nn.MLP([2, 3, 1], seed=1).save(path)
     assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+# ---- any parameter name, and errors that name the path ----
+
+
+class Named(nn.Module):
+    """Parameters named like np.savez's own arguments."""
+
+    def __init__(self, seed):
+        rng = np.random.default_rng(seed)
+        self.file = Tensor(rng.normal(size=3), requires_grad=True)
+        self.allow_pickle = Tensor(rng.normal(size=(2, 2)), requires_grad=True)
+        self.args = [Tensor(rng.normal(size=1), requires_grad=True)]
+
+    def forward(self, x):
+        return x
+
+
+def test_parameters_named_like_savez_arguments_save_and_load(tmp_path):
+    saved = Named(0)
+    path = saved.save(tmp_path / "named.npz")
+    with np.load(path) as npz:
+        assert sorted(npz.files) == ["allow_pickle", "args.0", "file"]
+    fresh = Named(1)
+    fresh.load_state_dict(np.load(path))
+    _same_parameters(saved, fresh)
+
+
+def test_saving_into_a_missing_folder_names_the_folder(tmp_path):
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(FileNotFoundError, match=r"folder '.*no/such' does not exist") as info:
+        nn.MLP([2, 1]).save(missing / "m.npz")
+    assert ".tmp" not in str(info.value) and "makedirs" in str(info.value)
+    (tmp_path / "dir.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        nn.MLP([2, 1]).save(tmp_path / "dir.npz")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions")
+def test_saving_into_a_read_only_folder_names_the_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match=r"cannot write into the folder '.*ro'"):
+            nn.MLP([2, 1]).save(folder / "m.npz")
+    finally:
+        folder.chmod(0o700)
+
+
+def _saved(tmp_path):
+    return nn.MLP([2, 3, 1], seed=0).save(tmp_path / "good.npz")
+
+
+def test_load_missing_file_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no such file '.*nothing'.*nothing\.npz"):
+        nn.load(tmp_path / "nothing")
+
+
+def test_load_text_file_names_the_path_and_never_suggests_pickle(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("layers.0.W = [[1, 2]]\n")
+    with pytest.raises(ValueError, match=r"notes\.npz is not an \.npz archive") as info:
+        nn.load(path)
+    assert "pickle" not in str(info.value)
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.npz is empty"):
+        nn.load(empty)
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9, 0.99])
+def test_load_truncated_file_names_the_path(tmp_path, cut):
+    data = open(_saved(tmp_path), "rb").read()
+    path = tmp_path / "cut.npz"
+    path.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(ValueError, match=r"cut\.npz is damaged") as info:
+        nn.load(path)
+    assert "pickle" not in str(info.value)
+
+
+def test_load_corrupt_file_names_the_path(tmp_path):
+    data = bytearray(open(_saved(tmp_path), "rb").read())
+    middle = len(data) // 3
+    data[middle : middle + 40] = bytes(40)  # zeros over an array's bytes: a CRC mismatch
+    path = tmp_path / "bad.npz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"bad\.npz is damaged"):
+        nn.load(path)
+
+
+def test_load_a_pickled_member_is_refused_without_advice_to_allow_it(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.savez(path, **{"layers.0.W": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(ValueError, match=r"evil\.npz is damaged.*pickled Python objects") as info:
+        nn.load(path)
+    assert "allow_pickle" not in str(info.value)
+
+
+# ---- load_state_dict: all or nothing ----
+
+
+def _params(model):
+    return [p.data.copy() for p in model.parameters()]
+
+
+def _unchanged(model, before):
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.pop("layers.1.b"), r"missing parameters: layers\.1\.b.*received:"),
+        (lambda d: d.update(extra=np.ones(2)), "unexpected parameters: extra"),
+        (lambda d: d.update({"layers.1.W": np.ones((3, 3))}), r"layers\.1\.W: expected shape"),
+        (lambda d: d.update({"layers.1.b": np.array(["x"])}), r"layers\.1\.b: expected numbers"),
+        (lambda d: d.update({"layers.1.b": np.array([1 + 2j])}), "got dtype complex128"),
+    ],
+)
+def test_load_state_dict_refuses_before_changing_anything(change, message):
+    model = nn.MLP([2, 3, 1], seed=0)
+    before = _params(model)
+    state = nn.MLP([2, 3, 1], seed=1).state_dict()
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        model.load_state_dict(state)
+    _unchanged(model, before)
+
+
+def test_load_state_dict_names_every_problem_at_once():
+    model = nn.MLP([2, 3, 1], seed=0)
+    state = {"layers.0.W": np.ones((1, 1)), "dw1": np.ones(3)}
+    with pytest.raises(ValueError) as info:
+        model.load_state_dict(state)
+    text = str(info.value)
+    assert "layers.0.b, layers.1.W, layers.1.b" in text and "unexpected parameters: dw1" in text
+    assert "layers.0.W: expected shape (3, 2), got (1, 1)" in text
+    assert "received: layers.0.W, dw1" in text
+
+
+def test_load_state_dict_casts_floats_to_the_parameter_dtype():
+    model = nn.MLP([2, 3, 1], seed=0, dtype=np.float32)
+    state = nn.MLP([2, 3, 1], seed=1).state_dict()  # float64
+    model.load_state_dict(state)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    np.testing.assert_allclose(model.layers[0].W.data, state["layers.0.W"], rtol=1e-7)
+
+
+def test_load_state_dict_refused_midway_by_a_live_graph_leaves_everything_as_it_was():
+    model = nn.MLP([2, 3, 1], seed=0)
+    before = _params(model)
+    out = model.layers[1](Tensor(np.ones((1, 3))))  # a live graph needs layers.1's parameters
+    with pytest.raises(ad.InplaceModificationError):
+        model.load_state_dict(nn.MLP([2, 3, 1], seed=1).state_dict())
+    _unchanged(model, before)  # layers.0, loaded before the refusal, was put back
+    del out
+
+
+def test_torch_layout_keys_loaded_by_name_say_what_to_use():
+    model = nn.MLP([2, 3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"PyTorch's layout: use nn\.MLP\.from_state_dict"):
+        model.load_state_dict(model.state_dict(layout="torch"))
