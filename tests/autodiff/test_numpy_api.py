@@ -327,6 +327,34 @@ def test_ndarray_operators_with_a_tensor_on_the_right_give_tensors():
     np.testing.assert_allclose(x.grad, a.sum(axis=0))
 
 
+def test_read_only_data_of_a_tensor_in_a_live_graph_combines_with_tensors():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    y = (w * w).sum()  # w's data is now read-only, seen through a guarded view
+    x = Tensor([3.0, 4.0], requires_grad=True)
+    out = w.data * x + np.where(w > 1, x, 0.0)
+    assert isinstance(out, Tensor)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 3.0])
+    y.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+
+
+class OtherArray:
+    """Another array library's type: numpy must be able to ask it once Tensor declines."""
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> str:
+        return f"other {ufunc.__name__}"
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> str:
+        return f"other {func.__name__}"
+
+
+def test_tensor_defers_to_other_array_libraries():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    assert np.add(t, OtherArray()) == "other add"
+    assert np.concatenate([t, OtherArray()]) == "other concatenate"
+
+
 def test_numpy_scalars_on_the_left_keep_the_tensor_dtype():
     x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
     out = np.float64(2.0) * x - np.float32(1.0)
