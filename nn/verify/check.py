@@ -218,7 +218,10 @@ def _labels(o: Outcome, name: str, problem: _Problem) -> list[str]:
     n_in, n_out = problem.shape_info(name, o.case.m)
     received = o.forward if name == "AL" else o.received[name]
     expected = o.AL if name == "AL" else o.true[name]
-    return diagnose.labels(received, expected, o.tol(name), o.case.m, n_in, n_out, problem.layout)
+    scale = max((float(np.max(np.abs(t))) for t in o.true.values() if t.size), default=0.0)
+    return diagnose.labels(
+        received, expected, o.tol(name), o.case.m, n_in, n_out, problem.layout, scale
+    )
 
 
 def _variant_grads(o: Outcome, problem: _Problem, variant: variants.Variant) -> dict:
@@ -333,7 +336,7 @@ _SHAPE_LABELS = (
 
 def _cause(name, common, whole, per_name, forward_cause) -> str | None:
     for label in common:
-        if label in _SHAPE_LABELS or label == "not finite":
+        if label in _SHAPE_LABELS and label != "wrong shape" or label == "not finite":
             return label
     if whole and name != "AL":
         return whole[0].label
@@ -597,11 +600,27 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
             hint=_hint(name, explored, example),
         )
     report.matched = _in_order(n for n in names if n not in report.mismatches)
+    _clipped_too(report)
     if net is not None:
         _activation_hint(report, net.activations)
     elif problem.random:
         _random_hint(report)
     return report
+
+
+def _clipped_too(report: Report) -> None:
+    """A one-number gradient sitting at the clip value that clips the others is clipped
+    too (one number alone cannot show it)."""
+    clips = {m.cause for m in report.mismatches.values() if (m.cause or "").startswith("clipped")}
+    if len(clips) != 1:
+        return
+    label = clips.pop()
+    c = float(label.rsplit("+-", 1)[1])
+    for name, m in report.mismatches.items():
+        received = diagnose.as_array(m.received)
+        if m.cause is None and received is not None and received.size:
+            if np.allclose(np.abs(received), c, rtol=1e-2):
+                report.mismatches[name] = replace(m, cause=label)
 
 
 def _random_hint(report: Report) -> None:

@@ -101,7 +101,9 @@ def _shape_labels(array: np.ndarray, true: np.ndarray, tol: float, m: int, layou
 def _clipped(array: np.ndarray, true: np.ndarray, tol: float) -> str | None:
     """'clipped at +-c' when the array is the true one with its entries clipped to [-c, c]."""
     c = float(np.max(np.abs(array))) if array.size else 0.0
-    if c > 0 and np.any(np.abs(true) > c + tol) and close(array, np.clip(true, -c, c), tol):
+    inside, outside = np.abs(true) < c - tol, np.abs(true) > c + tol
+    # entries on both sides of c: a single shrunken number says nothing about clipping
+    if c > 0 and np.any(inside) and np.any(outside) and close(array, np.clip(true, -c, c), tol):
         return f"clipped at +-{c:.3g}"
     return None
 
@@ -114,8 +116,12 @@ def labels(
     n_in: int,
     n_out: int,
     layout: str = "columns",
+    scale: float = 0.0,
 ) -> list[str]:
-    """Every simple cause consistent with one received gradient, most specific first."""
+    """Every simple cause consistent with one received gradient, most specific first.
+
+    `scale` is the largest true gradient of the whole case: float16 round-off is judged
+    against it, since a small gradient computed from float16 values keeps no digits."""
     if received is None:
         return ["missing"]
     array = as_array(received)
@@ -151,7 +157,10 @@ def labels(
     dtype = getattr(received, "dtype", None)
     if not found and dtype == np.float16:
         found.append("float16")
-    elif not found and close(array, true, 4e-3 * float(np.max(np.abs(true))) + tol):
+    elif not found and (
+        np.array_equal(array.astype(np.float16).astype(np.float64), array)
+        or close(array, true, 3e-2 * float(np.max(np.abs(true))) + 3e-3 * scale + tol)
+    ):
         found.append("float16 round-off")
     return found
 
