@@ -527,14 +527,13 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
     search = Search(runner.evaluate, max_batch(problem.data), max_examples, seed)
     explored = search.explore()
     net = problem.net
-    layered = [n for n in problem.names if is_layer_name(n[1:])]
     report = Report(
         list(net.dims) if net else [],
         list(net.activations) if net else [],
         problem.loss,
         len(explored),
         title=f"Backprop check: {net.describe()}" if net else _free_title(problem),
-        depth=len(layered) // 2 if len(layered) == len(problem.names) else 0,
+        depth=_depth(problem.names),
     )
     names = (["AL"] if forward_fn else []) + problem.names
     modified = [o for o in explored if o.modified]
@@ -639,6 +638,14 @@ def _random_hint(report: Report) -> None:
             f"same D{top} as the forward pass and divides by keep_prob, "
             f"dA{top} = dA{top} * D{top} / keep_prob",
         )
+
+
+def _depth(names: list[str]) -> int:
+    """L when the names are exactly dW1, db1, ..., dWL, dbL (a layer-by-layer summary
+    then reads right), else 0."""
+    L = len(names) // 2
+    full = {f"{p}{i}" for i in range(1, L + 1) for p in ("dW", "db")}
+    return L if set(names) == full and len(names) == 2 * L else 0
 
 
 def _errors(o: Outcome, name: str) -> tuple[float, float]:
