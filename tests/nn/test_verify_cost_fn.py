@@ -5,10 +5,17 @@ without biases and any names work."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from nn.verify import check_backprop
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "demos"))
+import bug_zoo  # noqa: E402
 
 KEEP = 0.8
 
@@ -169,3 +176,14 @@ def test_a_cost_that_is_not_differentiable_is_reported():
     assert not report.ok
     assert report.error.function == "cost_fn"
     assert "not a value computed from the parameters" in str(report)
+
+
+# ---- the second-milestone zoo of demos/bug_zoo: each module says what it must get ----
+
+
+@pytest.mark.parametrize("name", bug_zoo.CHECKED)
+def test_zoo_checked_modules_get_their_expected_diagnosis(name):
+    module = importlib.import_module(f"bug_zoo.{name}")
+    report = module.check(max_examples=25)
+    assert {k: m.cause for k, m in report.mismatches.items()} == module.EXPECTED
+    assert report.ok == (not module.EXPECTED)
