@@ -330,6 +330,7 @@ _SHAPE_LABELS = (
     "not summed over the batch",
     "summed without keepdims",
     "summed over the wrong axis",
+    diagnose.BOTH_AXES,
     "float16",
 )
 

@@ -36,6 +36,7 @@ _SHAPE_LABELS = (
     "not summed over the batch",
     "summed without keepdims",
     "summed over the wrong axis",
+    diagnose.BOTH_AXES,
     "float16",
     "not finite",
 )

@@ -533,6 +533,34 @@ def test_db_summed_over_the_wrong_axis_is_named():
     assert report.mismatches["db2"].cause == "summed over the wrong axis"
 
 
+def test_db_of_a_one_unit_layer_not_summed_names_both_readings():
+    def grads(X, Y, p):
+        g = course(X, Y, p)
+        AL, _ = ref.L_model_forward(X, p, ACTS)
+        g["db3"] = (AL - Y) / X.shape[1]  # one unit: not summed, or summed over axis 0?
+        return g
+
+    report = run(grads)
+    assert list(report.mismatches) == ["db3"]
+    assert (
+        report.mismatches["db3"].cause == "not summed over the batch, or summed over the wrong axis"
+    )
+    assert "look at both" in str(report)
+
+
+def test_float32_code_checked_with_the_float64_default_is_told_to_pass_the_dtype():
+    def grads(X, Y, p):
+        g = course(X.astype(np.float32), Y.astype(np.float32),
+                   {k: v.astype(np.float32) for k, v in p.items()})  # fmt: skip
+        g["db3"] = g["db3"] + np.float32(3e-5) * np.abs(g["db3"]).max()  # float32-sized slop
+        return g
+
+    report = run(grads)
+    assert "db3" in report.mismatches
+    assert report.mismatches["db3"].cause == "float32 round-off"
+    assert "dtype=np.float32" in str(report)
+
+
 # ---- display and hygiene ----
 
 
