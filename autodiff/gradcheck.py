@@ -2,13 +2,17 @@
 
 `numerical_grad` estimates gradients by central differences; `gradcheck` compares them
 with the engine's; `check_grads` compares a hand-derived gradient function (plain numpy,
-as in course notes) with the engine's. Both raise `GradcheckError` naming the input,
-the worst element and both values.
+as in course notes) with the engine's, on given inputs or on inputs drawn from
+hypothesis strategies (property-based, shrunk to the simplest failing case). Both raise
+`GradcheckError` naming the input, the worst element and both values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +26,13 @@ _FLOAT32_DEFAULTS = {"eps": 1e-3, "atol": 1e-2, "rtol": 1e-2}
 
 
 class GradcheckError(RuntimeError):
-    """A gradient differs from its reference by more than the tolerances allow."""
+    """A gradient differs from its reference by more than the tolerances allow.
+
+    After a check on drawn inputs, `case` holds the simplest failing inputs (arrays, in
+    the order given); otherwise it is None.
+    """
+
+    case: tuple[np.ndarray, ...] | None = None
 
 
 def _as_inputs(inputs: Tensor | Sequence[Any]) -> list[Tensor]:
@@ -144,18 +154,56 @@ def check_grads(
     *,
     atol: float = 1e-7,
     rtol: float = 1e-5,
+    max_examples: int = 100,
+    seed: int | None = None,
 ) -> bool:
     """Compare a hand-derived gradient function with autodiff's gradients of `fn`.
 
-    `fn` maps Tensors to a single-element Tensor; `manual_grad_fn` takes the same inputs
-    as numpy arrays (copies) and returns one gradient array per input. Returns True, or
-    raises `GradcheckError` naming the input and the worst element.
+    `fn` maps Tensors to a single-element Tensor; it may be plain numpy code, which runs
+    on Tensors through numpy dispatch. `manual_grad_fn` takes the same inputs as numpy
+    arrays (copies) and returns one gradient array per input. Returns True, or raises
+    `GradcheckError` naming the input and the worst element.
 
     >>> import autodiff as ad
     >>> ad.check_grads(lambda x: x.tanh().sum(), lambda x: [1 - np.tanh(x) ** 2],
     ...                [ad.Tensor([0.5, -1.0])])
     True
+
+    An input may also be a hypothesis strategy (see `autodiff.strategies`), mixed with
+    fixed arrays: the gradients are then compared on up to `max_examples` drawn inputs
+    (`seed` makes the draws repeatable), and a failure is shrunk to the simplest failing
+    case, which the error shows. Nothing is written to disk (no example database).
+
+    >>> from autodiff import strategies as ads
+    >>> W = np.array([[1.0, -2.0], [0.5, 3.0]])
+    >>> ad.check_grads(lambda x, W: np.sum(np.tanh(np.dot(W, x))),   # numpy code on Tensors
+    ...                lambda x, W: [W.T @ (1 - np.tanh(W @ x) ** 2),
+    ...                              (1 - np.tanh(W @ x) ** 2) @ x.T],
+    ...                [ads.arrays((2, 3)), W])
+    True
+    >>> ad.check_grads(lambda x: np.sum(x ** 3), lambda x: [3 * x],   # should be 3 x**2
+    ...                [ads.arrays((2, 2))], seed=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    autodiff.gradcheck.GradcheckError: input 0: gradient mismatch at element (0, 0): ...
+    simplest failing case (drawn, then shrunk):
+      input 0 (drawn) = array([[...]])
     """
+    items = [inputs] if isinstance(inputs, Tensor) or _is_strategy(inputs) else list(inputs)
+    if any(_is_strategy(x) for x in items):
+        return _check_grads_on_draws(
+            fn, manual_grad_fn, items, atol, rtol, max_examples=max_examples, seed=seed
+        )
+    return _check_grads_once(fn, manual_grad_fn, items, atol, rtol)
+
+
+def _check_grads_once(
+    fn: Callable[..., Tensor],
+    manual_grad_fn: Callable[..., Sequence[np.ndarray]],
+    inputs: Sequence[Any],
+    atol: float,
+    rtol: float,
+) -> bool:
     tensors = _as_inputs(inputs)
     analytic = _autodiff_grads(fn, tensors)
     manual = manual_grad_fn(*[t._data.copy() for t in tensors])
@@ -168,3 +216,96 @@ def check_grads(
     for i, (t, a, m) in enumerate(zip(tensors, analytic, manual)):
         _compare(_input_name(i, t), a, np.asarray(m), atol, rtol, "the hand-derived")
     return True
+
+
+def _is_strategy(x: Any) -> bool:
+    # A strategy can only exist once hypothesis is imported, so looking in sys.modules
+    # answers without importing it: `import autodiff` stays free of hypothesis.
+    strategies = sys.modules.get("hypothesis.strategies")
+    return strategies is not None and isinstance(x, strategies.SearchStrategy)
+
+
+class _MismatchError(Exception):
+    """Raised from one place for every mismatch, so hypothesis shrinks them as one bug."""
+
+
+def _check_grads_on_draws(
+    fn: Callable[..., Tensor],
+    manual_grad_fn: Callable[..., Sequence[np.ndarray]],
+    items: list[Any],
+    atol: float,
+    rtol: float,
+    *,
+    max_examples: int,
+    seed: int | None,
+) -> bool:
+    import hypothesis
+    from hypothesis import strategies as st
+
+    drawn = st.tuples(*[x if _is_strategy(x) else st.just(x) for x in items])
+    failure: list[Any] = []  # the latest failing case: hypothesis replays the simplest last
+
+    def check(values: tuple[Any, ...]) -> None:
+        try:
+            _check_grads_once(fn, manual_grad_fn, values, atol, rtol)
+        except GradcheckError as error:
+            failure[:] = [values, error]
+            raise _MismatchError from None
+
+    quiet = [hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large]
+    run = hypothesis.settings(
+        database=None,  # never write an example database into the user's directory
+        max_examples=max_examples,
+        deadline=None,
+        verbosity=hypothesis.Verbosity.quiet,
+        suppress_health_check=quiet,
+    )(hypothesis.given(drawn)(check))
+    if seed is not None:
+        run = hypothesis.seed(seed)(run)
+    try:
+        with _storage_outside_working_directory():
+            run()
+    except _MismatchError:
+        raise _shrunk_error(items, *failure) from None
+    except BaseExceptionGroup as group:  # a mismatch, and other inputs on which fn raised
+        mismatches, others = group.split(_MismatchError)
+        if mismatches is None:
+            raise
+        raise _shrunk_error(items, *failure, also=others) from others
+    return True
+
+
+def _shrunk_error(
+    items: list[Any], values: tuple[Any, ...], error: GradcheckError, also: Any = None
+) -> GradcheckError:
+    case = tuple(np.array(v._data if isinstance(v, Tensor) else v) for v in values)
+    lines = [str(error), "simplest failing case (drawn, then shrunk):"]
+    with np.printoptions(threshold=64, precision=8):
+        for i, (item, value) in enumerate(zip(items, case)):
+            kind = "drawn" if _is_strategy(item) else "fixed"
+            lines.append(f"  input {i} ({kind}) = {' '.join(repr(value).split())}")
+    if also is not None:
+        lines.append(f"(fn or manual_grad_fn also raised on other drawn inputs: {also!r})")
+    shrunk = GradcheckError("\n".join(lines))
+    shrunk.case = case
+    return shrunk
+
+
+@contextlib.contextmanager
+def _storage_outside_working_directory() -> Iterator[None]:
+    """Run hypothesis with its storage in a temporary directory, removed afterwards.
+
+    Even without an example database hypothesis caches files in `./.hypothesis` (the
+    constants it collects from source code); a check of the user's code must not write
+    into the user's directory. The user's own setting is restored afterwards.
+    """
+    from hypothesis import configuration
+
+    previous = configuration.storage_directory()
+    previous = getattr(previous, "path", previous)  # a Path in older hypothesis versions
+    with tempfile.TemporaryDirectory(prefix="autodiff-check-grads-") as private:
+        configuration.set_hypothesis_home_dir(private)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)

@@ -53,6 +53,8 @@ def _data(x: Any) -> Any:
         return x.data
     if isinstance(x, (list, tuple)):
         return type(x)(_data(item) for item in x)
+    if isinstance(x, dict):
+        return {key: _data(value) for key, value in x.items()}
     return x
 
 
@@ -72,12 +74,14 @@ def _refuse_extras(name: str, **given: Any) -> None:
         if key == "out":
             raise TypeError(
                 f"{name}(..., out=...) would write a Tensor result into an array outside the "
-                "graph; assign the result instead (z = np.f(x)), or pass `t.data` to compute "
-                "without gradients"
+                "graph (an in-place `array += tensor` does that too); assign the result "
+                "instead (z = np.f(x), a = a + t), or pass `t.data` to compute without "
+                "gradients"
             )
+        instead = "convert with t.astype(dtype)" if key == "dtype" else f"leave {key} out"
         raise TypeError(
-            f"{name}(..., {key}=...) is not supported on Tensors; leave {key} out "
-            f"(autodiff keeps the Tensor's dtype), or pass `t.data` to compute without gradients"
+            f"{name}(..., {key}=...) is not supported on Tensors; {instead}, or pass `t.data` "
+            "to compute without gradients"
         )
 
 
@@ -96,6 +100,12 @@ def _ndim(x: Any) -> int:
 
 def _square(x: Tensor) -> Tensor:
     return ops.pow(x, 2)
+
+
+def _logaddexp(a: Any, b: Any) -> Tensor:
+    # log(e**a + e**b) = max(a, b) + log1p(e**-|a - b|): no overflow. At a == b the tie
+    # rules (maximum splits evenly, abs'(0) = 0) give d/da = 1/2, the exact derivative.
+    return ops.add(ops.maximum(a, b), ops.log1p(ops.exp(ops.neg(ops.abs(ops.sub(a, b))))))
 
 
 UFUNCS: dict[np.ufunc, Callable[..., Tensor]] = {
@@ -117,6 +127,7 @@ UFUNCS: dict[np.ufunc, Callable[..., Tensor]] = {
     np.log1p: ops.log1p,
     np.tanh: ops.tanh,
     np.absolute: ops.abs,  # also np.abs
+    np.logaddexp: _logaddexp,  # the stable sigmoid of nn.reference: exp(-logaddexp(0, -z))
 }
 
 # Results that are booleans (or signs): their derivative is zero wherever it exists, so
@@ -153,7 +164,6 @@ def ufunc(ufn: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str,
         if any(isinstance(o, Tensor) for o in kwargs.get("out", ())):
             raise TypeError(f"{name}(..., out=tensor): a Tensor cannot be written into")
         return getattr(ufn, method)(*_data(inputs), **kwargs)
-    op = UFUNCS.get(ufn)
     if method != "__call__":
         hint = _METHOD_HINTS.get((ufn.__name__, method), "")
         raise TypeError(
@@ -161,6 +171,7 @@ def ufunc(ufn: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str,
             + (f"; nearest: {hint}" if hint else "")
             + "; pass `t.data` to compute without gradients"
         )
+    op = UFUNCS.get(ufn)
     if op is None:
         raise _unsupported(name, ufn.__name__)
     _refuse_extras(name, **kwargs)
@@ -180,39 +191,60 @@ _METHOD_HINTS = {
 # ---- functions ----
 
 
-def _sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
+def _sum(
+    a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+    initial: Any = _UNSET, where: Any = _UNSET,
+) -> Tensor:  # fmt: skip
     _refuse_extras("np.sum", dtype=dtype, out=out, initial=initial, where=where)
     return ops.sum(a, axis=axis, keepdims=keepdims)
 
 
-def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=_UNSET):
+def _nansum(
+    a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+    initial: Any = _UNSET, where: Any = _UNSET,
+) -> Tensor:  # fmt: skip
+    # the course's compute_cost uses np.nansum; a NaN entry counts as 0 and gets no gradient
+    _refuse_extras("np.nansum", dtype=dtype, out=out, initial=initial, where=where)
+    a = ops.where(np.isnan(_data(a)), 0.0, a)
+    return ops.sum(a, axis=axis, keepdims=keepdims)
+
+
+def _mean(
+    a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
+    *, where: Any = _UNSET,
+) -> Tensor:  # fmt: skip
     _refuse_extras("np.mean", dtype=dtype, out=out, where=where)
     return ops.mean(a, axis=axis, keepdims=keepdims)
 
 
 def _extremum(name: str, op: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def reduce(a, axis=None, out=None, keepdims=False, initial=_UNSET, where=_UNSET):
+    def reduce(
+        a: Any, axis: Any = None, out: Any = None, keepdims: bool = False,
+        initial: Any = _UNSET, where: Any = _UNSET,
+    ) -> Tensor:  # fmt: skip
         _refuse_extras(name, out=out, initial=initial, where=where)
         return op(a, axis=axis, keepdims=keepdims)
 
     return reduce
 
 
-def _dot(a, b, out=None):
+def _dot(a: Any, b: Any, out: Any = None) -> Tensor:
     _refuse_extras("np.dot", out=out)
     if _ndim(a) == 0 or _ndim(b) == 0:
         return ops.mul(a, b)
     if _ndim(a) > 2 or _ndim(b) > 2:
         # np.dot of N-D arrays pairs axes differently from matmul's batches
         raise TypeError(
-            f"np.dot of operands with shapes {np.shape(_shape_probe(a))} and "
-            f"{np.shape(_shape_probe(b))} has no differentiable version in autodiff; nearest: "
+            f"np.dot of operands with shapes {_shape_probe(a).shape} and "
+            f"{_shape_probe(b).shape} has no differentiable version in autodiff; nearest: "
             "np.matmul (or @), which treats leading axes as a batch"
         )
     return ops.matmul(a, b)
 
 
-def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+def _reshape(
+    a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: Any = None
+) -> Tensor:
     _refuse_extras("np.reshape", copy=copy)
     if order != "C":
         raise TypeError(f"np.reshape(..., order={order!r}): Tensors reshape in C order only")
@@ -222,19 +254,19 @@ def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     return ops.reshape(a, shape)
 
 
-def _ravel(a, order="C"):
+def _ravel(a: Any, order: str = "C") -> Tensor:
     return _reshape(a, -1, order)
 
 
-def _transpose(a, axes=None):
+def _transpose(a: Any, axes: Any = None) -> Tensor:
     return ops.transpose(a, axes)
 
 
-def _squeeze(a, axis=None):
+def _squeeze(a: Any, axis: Any = None) -> Tensor:
     return ops.reshape(a, np.squeeze(_shape_probe(a), axis=axis).shape)
 
 
-def _expand_dims(a, axis):
+def _expand_dims(a: Any, axis: Any) -> Tensor:
     return ops.reshape(a, np.expand_dims(_shape_probe(a), axis).shape)
 
 
@@ -244,7 +276,9 @@ def _parts(arrays: Any) -> Sequence[Any]:
     return list(arrays)
 
 
-def _concatenate(arrays, axis=0, out=None, *, dtype=None, casting=None):
+def _concatenate(
+    arrays: Any, axis: Any = 0, out: Any = None, *, dtype: Any = None, casting: Any = None
+) -> Tensor:
     _refuse_extras("np.concatenate", out=out, dtype=dtype, casting=casting)
     parts = _parts(arrays)
     if axis is None:  # numpy flattens every part first
@@ -252,12 +286,14 @@ def _concatenate(arrays, axis=0, out=None, *, dtype=None, casting=None):
     return ops.concatenate(parts, axis=axis)
 
 
-def _stack(arrays, axis=0, out=None, *, dtype=None, casting=None):
+def _stack(
+    arrays: Any, axis: int = 0, out: Any = None, *, dtype: Any = None, casting: Any = None
+) -> Tensor:
     _refuse_extras("np.stack", out=out, dtype=dtype, casting=casting)
     return ops.stack(_parts(arrays), axis=axis)
 
 
-def _where(condition, x=_UNSET, y=_UNSET):
+def _where(condition: Any, x: Any = _UNSET, y: Any = _UNSET) -> Any:
     if x is _UNSET and y is _UNSET:  # the indices of the true elements: integers
         return np.where(_data(condition))
     if x is _UNSET or y is _UNSET:
@@ -265,7 +301,10 @@ def _where(condition, x=_UNSET, y=_UNSET):
     return ops.where(condition, x, y)
 
 
-def _clip(a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET, **kwargs):  # noqa: A002
+def _clip(
+    a: Any, a_min: Any = _UNSET, a_max: Any = _UNSET, out: Any = None, *,
+    min: Any = _UNSET, max: Any = _UNSET, **kwargs: Any,  # noqa: A002
+) -> Tensor:  # fmt: skip
     _refuse_extras("np.clip", out=out, **kwargs)
     lo = min if a_min is _UNSET else a_min
     hi = max if a_max is _UNSET else a_max
@@ -276,23 +315,25 @@ def _clip(a, a_min=_UNSET, a_max=_UNSET, out=None, *, min=_UNSET, max=_UNSET, **
             "nearest: np.minimum(np.maximum(a, lo), hi)"
         )
     lo, hi = (b.data if isinstance(b, Tensor) else b for b in bounds)
-    shape = np.broadcast_shapes(*(np.shape(v) for v in (_shape_probe(a), lo, hi) if v is not None))
-    if shape != np.shape(_shape_probe(a)):  # array bounds that stretch `a`
+    a_shape = _shape_probe(a).shape
+    shape = np.broadcast_shapes(a_shape, *(np.shape(b) for b in (lo, hi) if b is not None))
+    if shape != a_shape:  # array bounds that stretch `a`
         a = ops.broadcast_to(a, shape)
     return ops.clip(a, lo, hi)
 
 
-def _copy(a, order="K", subok=False):
+def _copy(a: Any, order: str = "K", subok: bool = False) -> Tensor:
     return ops.copy(a)
 
 
-def _broadcast_to(array, shape, subok=False):
+def _broadcast_to(array: Any, shape: Any, subok: bool = False) -> Tensor:
     return ops.broadcast_to(array, shape)
 
 
 FUNCTIONS: dict[Callable[..., Any], Callable[..., Tensor]] = {
     np.dot: _dot,
     np.sum: _sum,
+    np.nansum: _nansum,
     np.mean: _mean,
     np.max: _extremum("np.max", ops.max),
     np.amax: _extremum("np.amax", ops.max),
@@ -378,7 +419,6 @@ HINTS = {
     "sort": "autodiff.max / autodiff.min for the extremes",
     "median": "autodiff.mean",
     "average": "np.mean, or np.sum(w * x) / np.sum(w)",
-    "logaddexp": "autodiff.logsumexp over a stacked axis (np.stack)",
     "logaddexp2": "autodiff.logsumexp over a stacked axis, divided by np.log(2)",
     "log2": "np.log(x) / np.log(2)",
     "log10": "np.log(x) / np.log(10)",
@@ -419,7 +459,6 @@ HINTS = {
     "moveaxis": "np.transpose(x, axes)",
     "take": "indexing: x[index]",
     "take_along_axis": "indexing with integer arrays: x[rows, cols]",
-    "nansum": "np.sum (after np.where(np.isnan(x), 0, x))",
     "nanmean": "np.mean (after np.where)",
     "ptp": "np.max(x) - np.min(x)",
     "heaviside": "piecewise constant: (t.data > 0) (its gradient is zero)",

@@ -1,14 +1,16 @@
 """Hypothesis strategies for property tests of code built on autodiff.
 
-The only module of the package that imports hypothesis (`pip install hypothesis`), so
-`import autodiff` works without it. Every strategy draws well-conditioned values: finite,
-no subnormals, magnitudes around 1, so that central differences and float comparisons
-stay meaningful.
+The only module of the package that imports hypothesis at import time (hypothesis is a
+dependency, yet `import autodiff` stays quick and works without it; `ad.check_grads`
+imports it when handed one of these strategies). Every strategy draws well-conditioned
+values: finite, no subnormals, magnitudes around 1, so that central differences and float
+comparisons stay meaningful.
 
 - `shapes(...)`: array shapes, 0-d and empty axes included on request.
 - `arrays(shape=None, dtype=np.float64, elements=None)`: numpy arrays of a given or drawn
   shape.
-- `broadcastable_pairs(...)`: pairs of shapes that broadcast together.
+- `broadcastable_pairs(...)`: pairs of arrays `(a, b)` whose shapes broadcast together.
+- `broadcastable_shapes(...)`: the pairs of shapes alone.
 - `mlp_parameters(layer_dims)`: parameter dicts in the course layout
   (`W1` of shape `(n1, n0)`, `b1` of shape `(n1, 1)`, ...).
 
@@ -32,7 +34,14 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["arrays", "broadcastable_pairs", "floats", "mlp_parameters", "shapes"]
+__all__ = [
+    "arrays",
+    "broadcastable_pairs",
+    "broadcastable_shapes",
+    "floats",
+    "mlp_parameters",
+    "shapes",
+]
 
 
 def floats(
@@ -80,7 +89,7 @@ def arrays(
     return hnp.arrays(np.dtype(dtype), shape, elements=elements)
 
 
-def broadcastable_pairs(
+def broadcastable_shapes(
     *, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
 ) -> st.SearchStrategy[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Pairs of shapes `(a, b)` that broadcast together under numpy's rules.
@@ -90,6 +99,36 @@ def broadcastable_pairs(
     return hnp.mutually_broadcastable_shapes(
         num_shapes=2, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
     ).map(lambda drawn: tuple(drawn.input_shapes))
+
+
+def broadcastable_pairs(
+    *,
+    min_dims: int = 0,
+    max_dims: int = 3,
+    min_side: int = 1,
+    max_side: int = 4,
+    dtype: Any = np.float64,
+    elements: st.SearchStrategy[float] | None = None,
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
+    """Pairs of arrays `(a, b)` whose shapes broadcast together (`a + b` works).
+
+    The shapes come from `broadcastable_shapes` with the same options, the values from
+    `arrays(shape, dtype, elements)`.
+
+    >>> from hypothesis import given
+    >>> @given(broadcastable_pairs(max_dims=2))
+    ... def test_add_commutes(pair):
+    ...     a, b = pair
+    ...     assert np.array_equal(a + b, b + a)
+    >>> test_add_commutes()
+    """
+    return broadcastable_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    ).flatmap(
+        lambda shapes: st.tuples(
+            arrays(shapes[0], dtype, elements), arrays(shapes[1], dtype, elements)
+        )
+    )
 
 
 @st.composite

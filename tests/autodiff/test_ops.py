@@ -122,7 +122,7 @@ def unary(elements: st.SearchStrategy[float] | None = None, min_dims: int = 0, m
 
 @st.composite
 def binary(draw: Any, ea: Any = None, eb: Any = None, min_side: int = 0, **kw: Any):
-    sa, sb = draw(ads.broadcastable_pairs(max_dims=3, min_side=min_side, max_side=MAX_SIDE))
+    sa, sb = draw(ads.broadcastable_shapes(max_dims=3, min_side=min_side, max_side=MAX_SIDE))
     a = draw(ads.arrays(sa, elements=values() if ea is None else ea))
     b = draw(ads.arrays(sb, elements=values() if eb is None else eb))
     return [a, b], dict(kw)
@@ -130,7 +130,7 @@ def binary(draw: Any, ea: Any = None, eb: Any = None, min_side: int = 0, **kw: A
 
 @st.composite
 def binary_distinct(draw: Any):
-    sa, sb = draw(ads.broadcastable_pairs(max_dims=3, min_side=0, max_side=MAX_SIDE))
+    sa, sb = draw(ads.broadcastable_shapes(max_dims=3, min_side=0, max_side=MAX_SIDE))
     return draw(distinct_arrays([sa, sb])), {}
 
 
@@ -185,7 +185,7 @@ def rpow(draw: Any):
 @st.composite
 def matmul_operands(draw: Any):
     m, n, p = (draw(st.integers(1, MAX_SIDE)) for _ in range(3))
-    ba, bb = draw(ads.broadcastable_pairs(max_dims=2, max_side=2))
+    ba, bb = draw(ads.broadcastable_shapes(max_dims=2, max_side=2))
     a_kind = draw(st.sampled_from(["1d", "2d", "nd"]))
     b_kind = draw(st.sampled_from(["1d", "2d", "nd"]))
     a_shape = {"1d": (n,), "2d": (m, n), "nd": ba + (m, n)}[a_kind]
@@ -250,7 +250,7 @@ def transpose_args(draw: Any):
 
 @st.composite
 def broadcast_args(draw: Any):
-    sa, sb = draw(ads.broadcastable_pairs(max_dims=3, min_side=0, max_side=MAX_SIDE))
+    sa, sb = draw(ads.broadcastable_shapes(max_dims=3, min_side=0, max_side=MAX_SIDE))
     return [draw(ads.arrays(sa))], {"shape": np.broadcast_shapes(sa, sb)}
 
 

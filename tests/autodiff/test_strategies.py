@@ -41,19 +41,46 @@ def test_arrays_with_custom_elements(x):
     assert set(x.tolist()) <= {0.5, 1.5}
 
 
-@given(ads.broadcastable_pairs())
-def test_broadcastable_pairs_broadcast(pair):
+@given(ads.broadcastable_shapes())
+def test_broadcastable_shapes_broadcast(pair):
     a, b = pair
+    assert isinstance(a, tuple) and isinstance(b, tuple)
     shape = np.broadcast_shapes(a, b)
     assert (np.zeros(a) + np.zeros(b)).shape == shape
     assert max(len(a), len(b)) <= 3
 
 
-@given(ads.broadcastable_pairs(min_dims=1, max_dims=2, min_side=0, max_side=2))
-def test_broadcastable_pairs_options(pair):
+@given(ads.broadcastable_shapes(min_dims=1, max_dims=2, min_side=0, max_side=2))
+def test_broadcastable_shapes_options(pair):
     a, b = pair
     assert 1 <= len(a) <= 2 and 1 <= len(b) <= 2
     np.broadcast_shapes(a, b)
+
+
+@given(ads.broadcastable_pairs())
+def test_broadcastable_pairs_are_arrays_that_broadcast(pair):
+    a, b = pair
+    assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+    assert a.dtype == b.dtype == np.float64
+    assert (a + b).shape == np.broadcast_shapes(a.shape, b.shape)
+    assert max(a.ndim, b.ndim) <= 3 and np.all(np.abs(a) <= 2) and np.all(np.abs(b) <= 2)
+
+
+@given(
+    ads.broadcastable_pairs(
+        min_dims=1, max_dims=2, max_side=2, dtype=np.float32, elements=ads.floats(0.5, 1.0)
+    )
+)
+def test_broadcastable_pairs_options(pair):
+    a, b = pair
+    assert 1 <= a.ndim <= 2 and 1 <= b.ndim <= 2 and max(a.shape + b.shape) <= 2
+    assert a.dtype == b.dtype == np.float32
+    assert np.all((a >= 0.5) & (a <= 1.0)) and np.all((b >= 0.5) & (b <= 1.0))
+
+
+@given(ads.broadcastable_pairs(max_dims=2))
+def test_broadcastable_pairs_drive_a_gradient_check(pair):
+    assert ad.gradcheck(lambda a, b: (a * b).tanh().sum(), list(pair))
 
 
 @given(ads.mlp_parameters([3, 5, 2, 1]))
@@ -85,25 +112,30 @@ def test_strategies_drive_a_users_gradient_property_test(x):
     assert ad.gradcheck(lambda t: (t.tanh() ** 2).sum(), [x])
 
 
-def test_only_strategies_imports_hypothesis():
+def test_only_strategies_imports_hypothesis_when_loaded():
+    """Module-level imports of hypothesis live in strategies.py alone; check_grads imports
+    it inside the function, and only when it is handed a strategy."""
     importers = [
         path.relative_to(PACKAGE).as_posix()
         for path in PACKAGE.rglob("*.py")
-        if "hypothesis" in path.read_text()
-        and any(
-            line.lstrip().startswith(("import hypothesis", "from hypothesis"))
+        if any(
+            line.startswith(("import hypothesis", "from hypothesis"))
             for line in path.read_text().splitlines()
         )
     ]
     assert importers == ["strategies.py"]
+    code = "import sys, autodiff, nn\nassert 'hypothesis' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_package_imports_without_hypothesis():
     code = (
         "import sys; sys.modules['hypothesis'] = None\n"  # any import of it now fails
-        "import autodiff as ad, nn\n"
+        "import numpy as np, autodiff as ad, nn\n"
         "x = ad.Tensor([1.0, 2.0], requires_grad=True); (x * x).sum().backward()\n"
         "assert ad.gradcheck(lambda t: (t * t).sum(), [x.data])\n"
+        "assert ad.check_grads(lambda t: np.sum(t * t), lambda a: [2 * a], [x.data])\n"
         "try:\n    import autodiff.strategies\nexcept ImportError:\n    print('ok')\n"
     )
     result = subprocess.run(
