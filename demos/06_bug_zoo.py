@@ -1,12 +1,21 @@
 """A bug zoo: hand-written backward passes with the classic mistakes, diagnosed.
 
-Each module in demos/bug_zoo/ re-creates one bug learners post about (a tanh derivative
-fed Z, the tanh derivative on a sigmoid output, a wrong dAL, a relu derivative that
-overwrites its argument, a derivative applied to the upstream gradient, db from the
-wrong tensor, a mean over the features, a missing 1/m, a transposed dW, a missing db, an
-update inside backward). For each one this script prints what `nn.verify` says, then
-shows the bug the way a learner meets it: the cost of plain gradient descent on a small
-moons data set, next to the same network with the fixed backward pass.
+Part 1: each module in demos/bug_zoo/ MODULES re-creates one bug learners post about (a
+tanh derivative fed Z, the tanh derivative on a sigmoid output, a wrong dAL, a relu
+derivative that overwrites its argument, a derivative applied to the upstream gradient,
+db from the wrong tensor, a mean over the features, a missing 1/m, a transposed dW, a
+missing db, an update inside backward). For each one this script prints what
+`nn.verify` says, then shows the bug the way a learner meets it: the cost of plain
+gradient descent on a small moons data set, next to the fixed backward pass.
+
+Part 2: the CHECKED modules use the options of the second milestone: an L2 network
+(`lambd=`), a dropout network checked against the learner's own numpy cost (`cost_fn=`),
+a softmax network (`loss="cross_entropy"`), a row-major class-based network
+(`layout="rows"`), one layer (`check_layer`) and one cost (`check_cost`) checked alone,
+each correct and with a bug.
+
+Last, the tally over every implementation: bugs flagged, causes named right, false
+alarms on the correct ones, and the median and worst seconds per check.
 
     python demos/06_bug_zoo.py
 """
@@ -22,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bug_zoo import MODULES  # noqa: E402
+from bug_zoo import CHECKED, MODULES  # noqa: E402
 
 import nn.data  # noqa: E402
 import nn.reference as ref  # noqa: E402
@@ -86,17 +95,40 @@ def show_curves(buggy: list[str], fixed: list[str]) -> None:
     print(f"  -> {verdict(buggy)}")
 
 
+def tally(results: list[tuple[str, dict, dict, float]]) -> None:
+    """Bugs flagged, causes right, false alarms, seconds per check."""
+    buggy = [r for r in results if r[1]]
+    correct = [r for r in results if not r[1]]
+    flagged = [r for r in buggy if r[2]]
+    right = [r for r in buggy if r[2] == r[1]]
+    false_alarms = [r for r in correct if r[2]]
+    seconds = [r[3] for r in results]
+    print(f"\n{'=' * 100}\nTally over {len(results)} implementations ({len(buggy)} with a bug, "
+          f"{len(correct)} correct):")  # fmt: skip
+    print(f"  bugs flagged:        {len(flagged)} of {len(buggy)}")
+    print(f"  causes named right:  {len(right)} of {len(buggy)} (every wrong name, every cause)")
+    print(f"  false alarms:        {len(false_alarms)} of {len(correct)}")
+    print(f"  seconds per check:   median {np.median(seconds):.2f}, worst {max(seconds):.2f}")
+    for name, expected, got, _ in results:
+        if got != expected:
+            print(f"  {name}: expected {expected}, got {got}")
+
+
 def main() -> None:
     start = time.perf_counter()
     X, Y = dataset()
     fixed_curves: dict[tuple, list[str]] = {}
+    results = []
     for number, name in enumerate(MODULES):
         module = importlib.import_module(f"bug_zoo.{name}")
         print(f"\n{'=' * 100}\n{number}. {module.TITLE}  (demos/bug_zoo/{name}.py)")
         print(f"   {module.BUG}\n")
+        began = time.perf_counter()
         report = check_backprop(
             module.grads, layer_dims=module.LAYERS, activations=module.ACTIVATIONS, max_examples=60
         )
+        took = time.perf_counter() - began
+        results.append((name, module.EXPECTED, causes(report), took))
         print(report)
         key = (tuple(module.LAYERS), tuple(module.ACTIVATIONS))
         if key not in fixed_curves:
@@ -112,8 +144,21 @@ def main() -> None:
             show_curves(
                 train(module.grads, module.LAYERS, module.ACTIVATIONS, X, Y), fixed_curves[key]
             )
+    for number, name in enumerate(CHECKED, start=len(MODULES)):
+        module = importlib.import_module(f"bug_zoo.{name}")
+        print(f"\n{'=' * 100}\n{number}. {module.TITLE}  (demos/bug_zoo/{name}.py)")
+        print(f"   {module.BUG}\n")
+        began = time.perf_counter()
+        report = module.check(max_examples=60)
+        results.append((name, module.EXPECTED, causes(report), time.perf_counter() - began))
+        print(report)
+    tally(results)
     elapsed = time.perf_counter() - start
-    print(f"\n{len(MODULES)} implementations checked and trained in {elapsed:.1f} s")
+    print(f"\n{len(results)} implementations checked (part 1 also trained) in {elapsed:.1f} s")
+
+
+def causes(report) -> dict[str, str | None]:
+    return {name: m.cause for name, m in report.mismatches.items()}
 
 
 if __name__ == "__main__":

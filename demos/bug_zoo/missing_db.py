@@ -26,3 +26,7 @@ def grads(X, Y, parameters):
             out[f"db{l}"] = db
         dZ = parameters[f"W{l}"].T @ dZ * (1 - A_prev**2)  # dZ of the layer below
     return out
+
+
+# what nn.verify must say (names that are wrong, and the cause of each)
+EXPECTED = dict.fromkeys(["db1"], "missing")

@@ -24,3 +24,7 @@ def grads(X, Y, parameters):
         out[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True) / m
         dZ = parameters[f"W{l}"].T @ dZ * (1 - A_prev**2)  # dZ of the layer below
     return out
+
+
+# what nn.verify must say (names that are wrong, and the cause of each)
+EXPECTED = dict.fromkeys(["dW3", "dW2", "dW1"], "factor m")

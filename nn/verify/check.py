@@ -218,7 +218,10 @@ def _labels(o: Outcome, name: str, problem: _Problem) -> list[str]:
     n_in, n_out = problem.shape_info(name, o.case.m)
     received = o.forward if name == "AL" else o.received[name]
     expected = o.AL if name == "AL" else o.true[name]
-    return diagnose.labels(received, expected, o.tol(name), o.case.m, n_in, n_out, problem.layout)
+    scale = max((float(np.max(np.abs(t))) for t in o.true.values() if t.size), default=0.0)
+    return diagnose.labels(
+        received, expected, o.tol(name), o.case.m, n_in, n_out, problem.layout, scale
+    )
 
 
 def _variant_grads(o: Outcome, problem: _Problem, variant: variants.Variant) -> dict:
@@ -327,13 +330,14 @@ _SHAPE_LABELS = (
     "not summed over the batch",
     "summed without keepdims",
     "summed over the wrong axis",
+    diagnose.BOTH_AXES,
     "float16",
 )
 
 
 def _cause(name, common, whole, per_name, forward_cause) -> str | None:
     for label in common:
-        if label in _SHAPE_LABELS or label == "not finite":
+        if label in _SHAPE_LABELS and label != "wrong shape" or label == "not finite":
             return label
     if whole and name != "AL":
         return whole[0].label
@@ -524,14 +528,13 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
     search = Search(runner.evaluate, max_batch(problem.data), max_examples, seed)
     explored = search.explore()
     net = problem.net
-    layered = [n for n in problem.names if is_layer_name(n[1:])]
     report = Report(
         list(net.dims) if net else [],
         list(net.activations) if net else [],
         problem.loss,
         len(explored),
         title=f"Backprop check: {net.describe()}" if net else _free_title(problem),
-        depth=len(layered) // 2 if len(layered) == len(problem.names) else 0,
+        depth=_depth(problem.names),
     )
     names = (["AL"] if forward_fn else []) + problem.names
     modified = [o for o in explored if o.modified]
@@ -597,11 +600,27 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
             hint=_hint(name, explored, example),
         )
     report.matched = _in_order(n for n in names if n not in report.mismatches)
+    _clipped_too(report)
     if net is not None:
         _activation_hint(report, net.activations)
     elif problem.random:
         _random_hint(report)
     return report
+
+
+def _clipped_too(report: Report) -> None:
+    """A one-number gradient sitting at the clip value that clips the others is clipped
+    too (one number alone cannot show it)."""
+    clips = {m.cause for m in report.mismatches.values() if (m.cause or "").startswith("clipped")}
+    if len(clips) != 1:
+        return
+    label = clips.pop()
+    c = float(label.rsplit("+-", 1)[1])
+    for name, m in report.mismatches.items():
+        received = diagnose.as_array(m.received)
+        if m.cause is None and received is not None and received.size:
+            if np.allclose(np.abs(received), c, rtol=1e-2):
+                report.mismatches[name] = replace(m, cause=label)
 
 
 def _random_hint(report: Report) -> None:
@@ -620,6 +639,14 @@ def _random_hint(report: Report) -> None:
             f"same D{top} as the forward pass and divides by keep_prob, "
             f"dA{top} = dA{top} * D{top} / keep_prob",
         )
+
+
+def _depth(names: list[str]) -> int:
+    """L when the names are exactly dW1, db1, ..., dWL, dbL (a layer-by-layer summary
+    then reads right), else 0."""
+    L = len(names) // 2
+    full = {f"{p}{i}" for i in range(1, L + 1) for p in ("dW", "db")}
+    return L if set(names) == full and len(names) == 2 * L else 0
 
 
 def _errors(o: Outcome, name: str) -> tuple[float, float]:

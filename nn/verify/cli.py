@@ -97,10 +97,12 @@ def load_function(path: str, name: str) -> Callable[..., Any]:
         raise ValueError(f"cannot load {path} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(file.resolve().parent))  # so the file can import its neighbours
+    bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ left
     try:
         spec.loader.exec_module(module)
     finally:
         sys.path.pop(0)
+        sys.dont_write_bytecode = bytecode
     function = getattr(module, name, None)
     if not callable(function):
         raise ValueError(f"{path} defines no function named {name!r}")

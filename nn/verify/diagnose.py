@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 MASK_LABEL = "nonzero where the truth is 0"
+BOTH_AXES = "not summed over the batch, or summed over the wrong axis"
 RTOL = {np.float64: 1e-5, np.float32: 1e-4}
 _EPS_SLACK = 1000.0  # absolute floor, in epsilons of the dtype, of the largest true gradient
 
@@ -91,17 +92,19 @@ def _shape_labels(array: np.ndarray, true: np.ndarray, tol: float, m: int, layou
         ):
             found.append("not summed over the batch")
         across = (1, m) if layout == "columns" else (m, 1)
-        if n > 1 and array.shape in (across, (m,)):
+        if n == 1 and "not summed over the batch" in found:  # one unit: the two coincide
+            found[found.index("not summed over the batch")] = BOTH_AXES
+        elif n > 1 and array.shape in (across, (m,)):
             found.append("summed over the wrong axis")
-        if n == 1 and "not summed over the batch" in found:
-            found.append("summed over the wrong axis")  # one unit: the two are the same
     return [*found, "wrong shape"]
 
 
 def _clipped(array: np.ndarray, true: np.ndarray, tol: float) -> str | None:
     """'clipped at +-c' when the array is the true one with its entries clipped to [-c, c]."""
     c = float(np.max(np.abs(array))) if array.size else 0.0
-    if c > 0 and np.any(np.abs(true) > c + tol) and close(array, np.clip(true, -c, c), tol):
+    inside, outside = np.abs(true) < c - tol, np.abs(true) > c + tol
+    # entries on both sides of c: a single shrunken number says nothing about clipping
+    if c > 0 and np.any(inside) and np.any(outside) and close(array, np.clip(true, -c, c), tol):
         return f"clipped at +-{c:.3g}"
     return None
 
@@ -114,8 +117,12 @@ def labels(
     n_in: int,
     n_out: int,
     layout: str = "columns",
+    scale: float = 0.0,
 ) -> list[str]:
-    """Every simple cause consistent with one received gradient, most specific first."""
+    """Every simple cause consistent with one received gradient, most specific first.
+
+    `scale` is the largest true gradient of the whole case: float16 round-off is judged
+    against it, since a small gradient computed from float16 values keeps no digits."""
     if received is None:
         return ["missing"]
     array = as_array(received)
@@ -149,9 +156,17 @@ def labels(
                     found.append(f"factor {c:.4g}")
                 found.append("constant factor")
     dtype = getattr(received, "dtype", None)
+    size = float(np.max(np.abs(true))) if true.size else 0.0
     if not found and dtype == np.float16:
         found.append("float16")
-    elif not found and close(array, true, 4e-3 * float(np.max(np.abs(true))) + tol):
+    elif not found and np.array_equal(array.astype(np.float16).astype(np.float64), array):
+        found.append("float16 round-off")
+    elif not found and (
+        np.array_equal(array.astype(np.float32).astype(np.float64), array)
+        and close(array, true, 1e-3 * size + 1e-4 * scale + tol)
+    ):
+        found.append("float32 round-off")
+    elif not found and close(array, true, 3e-2 * size + 3e-3 * scale + tol):
         found.append("float16 round-off")
     return found
 
@@ -212,6 +227,10 @@ def describe(label: str) -> str:
         "summed without keepdims": "summed without keepdims=True, so it has lost its second "
         "axis: np.sum(dZ, axis=1, keepdims=True)",
         "summed over the wrong axis": "summed over the units instead of over the samples",
+        BOTH_AXES: "not summed over the samples, or summed over the units instead of the "
+        "samples: with one unit in the layer both give this array, so look at both",
+        "float32 round-off": "right to float32 precision only: the function computes in "
+        "float32, so check it with dtype=np.float32",
         MASK_LABEL: "nonzero exactly where the true gradient is 0 and right elsewhere: a mask "
         "is missing in the backward pass (dropout's dA * D, or relu's (Z > 0))",
         "float16": "a float16 array: float16 keeps about 3 digits, too few for gradients",

@@ -29,6 +29,23 @@ from nn.verify.report import CallError, Mismatch, Report
 from nn.verify.search import Search
 
 KINDS = ("linear_activation", "linear", "activation")
+_SHAPE_LABELS = (
+    "missing",
+    "not an array",
+    "transposed",
+    "not summed over the batch",
+    "summed without keepdims",
+    "summed over the wrong axis",
+    diagnose.BOTH_AXES,
+    "float16",
+    "not finite",
+)
+_BACKWARD_AT_Z = {  # another activation's course helper, g'(Z), used by mistake
+    "relu": lambda Z, slope: (Z > 0).astype(float),
+    "tanh": lambda Z, slope: 1 - np.tanh(Z) ** 2,
+    "sigmoid": lambda Z, slope: 1 / (1 + np.exp(-Z)) * (1 - 1 / (1 + np.exp(-Z))),
+    "leaky_relu": lambda Z, slope: np.where(Z > 0, 1.0, slope),
+}
 OUTPUTS = {"linear_activation": ("dA_prev", "dW", "db"), "linear": ("dA_prev", "dW", "db")}
 
 
@@ -155,6 +172,14 @@ class _Layer:
                     f"{variants.DERIVATIVES[act][0]}"
                 )
                 yield label, explain, self._with_dz(lambda c, key=key: self._dz(c, key))
+            for other, derivative in _BACKWARD_AT_Z.items():
+                if other != act and act not in ("identity", "softmax"):
+                    yield (
+                        f"{other}_backward used for a {act} layer",
+                        f"dZ = dA * {other}'(Z): the {other} derivative where the {act} one "
+                        f"belongs ({variants.DERIVATIVES[act][0]} with A = {act}(Z))",
+                        self._with_dz(lambda c, d=derivative: c["up"] * d(c["Z"], self.slope)),
+                    )
             if act != "softmax":
                 yield (
                     "derivative applied to dA",
@@ -360,8 +385,8 @@ def _report(layer: _Layer, search: Search, explored: list[_Outcome], title: str)
         if example.returned:
             cause = f"returned {example.returned}: return ({', '.join(layer.names)})"
         else:
-            shape_first = [c for c in common if c in ("missing", "wrong shape", "not an array")]
-            cause = (shape_first or ([explained[0]] if explained else []) or common or [None])[0]
+            specific = [c for c in common if c in _SHAPE_LABELS and c != "wrong shape"]
+            cause = (specific or ([explained[0]] if explained else []) or common or [None])[0]
         errors = [
             diagnose.errors(
                 diagnose.as_array((o.received or {}).get(name)) if o.received else None,

@@ -4,15 +4,18 @@ The first run explores `max_examples` cases without stopping, so a report can sa
 whether something is wrong in every case or only in some. If anything failed, a second
 run raises on the first failure and lets hypothesis shrink it to the smallest failing
 case (smallest batch first). Hypothesis draws only `(m, seed)`; the arrays come from the
-seed. Nothing is written to disk (`database=None`), and no pytest is needed.
+seed. Nothing is written to the working directory (`database=None`, and hypothesis's own
+caches go to a temporary directory), and no pytest is needed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, configuration, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
@@ -50,7 +53,22 @@ def _run(body, max_batch: int, max_examples: int, seed: int | None, shrink: bool
 
     if seed is not None:
         probe = hypothesis_seed(seed)(probe)
-    probe()
+    with _private_storage():
+        probe()
+
+
+@contextlib.contextmanager
+def _private_storage() -> Iterator[None]:
+    """Hypothesis keeps caches (constants found in loaded modules) under `.hypothesis/` in
+    the working directory even without a database: point it at a temporary directory for
+    the run, and back at whatever it was (a pytest run's own) afterwards."""
+    previous = getattr(configuration, "__hypothesis_home_directory", None)
+    with tempfile.TemporaryDirectory(prefix="nn-verify-") as scratch:
+        configuration.set_hypothesis_home_dir(scratch)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
 
 
 class Search:

@@ -311,9 +311,16 @@ def combine(a: Variant, b: Variant) -> Variant:
 
 
 def pairs(net: Network) -> Iterator[Variant]:
-    """A wrong dAL combined with each other single mistake."""
+    """Two mistakes at once: a wrong dAL with each other single mistake, and a derivative
+    applied to dA with db summed from dA in the same layers (one line of the backward
+    written with the upstream gradient twice, as in seed 003)."""
     singles = list(candidates(net))
     for dal in (v for v in singles if v.dal):
         for other in singles:
             if not other.dal:
                 yield combine(dal, other)
+    upstream = [v for v in singles if v.on_upstream]
+    for db in (v for v in singles if v.db_from_upstream):
+        for other in upstream:
+            if other.on_upstream == db.db_from_upstream:
+                yield combine(other, db)
