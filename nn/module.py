@@ -95,6 +95,12 @@ class Module:
 
         Names are the attribute paths that parameter names start with, so the child
         named "layers.0" holds the parameters "layers.0.W" and "layers.0.b".
+
+        >>> seq = Sequential(Tanh(), Sequential(ReLU()))
+        >>> [name for name, _ in seq.named_children()]
+        ['layers.0', 'layers.1']
+        >>> [type(m).__name__ for m in seq.modules()]
+        ['Sequential', 'Tanh', 'Sequential', 'ReLU']
         """
         seen = {id(self)}
         for key, value in vars(self).items():
