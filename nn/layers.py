@@ -86,15 +86,8 @@ class Dense(Module):
 
     def _check_input(self, x: Any) -> Tensor:
         """Inputs from outside the graph: dtype, width and finiteness, each explained."""
-        dtype = self.W.dtype  # read each call: assigning W.data may change it
-        if isinstance(x, (Tensor, np.ndarray)):
-            if x.dtype != dtype and x.dtype.kind == "f":
-                raise self._dtype_error(x.dtype)
-        else:  # a list or a number has no float type of its own: it takes the layer's
-            x = np.asarray(x)
-            if x.dtype.kind in "biuf":
-                x = x.astype(dtype)
-        x = as_tensor(x, like=self.W)  # a numpy batch becomes a private constant copy
+        x = self._in_dtype(x)
+        x = as_tensor(x)  # a numpy batch becomes a private constant copy
         if x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
         data = x._data
@@ -107,6 +100,16 @@ class Dense(Module):
                 f"{bad}, value {data[tuple(bad)]}); input of shape {data.shape}"
             )
         return x
+
+    def _in_dtype(self, x: Any) -> Any:
+        """Float input of another dtype refused; lists and ints converted to the layer's."""
+        dtype = self.W.dtype  # read each call: assigning W.data may change it
+        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+            if x.dtype != dtype:
+                raise self._dtype_error(x.dtype)
+            return x
+        x = np.asarray(x)  # a list, a number or an int/bool array: no float type of its own
+        return x.astype(dtype) if x.dtype.kind in "biuf" else x  # a float list too
 
     def _where(self) -> str:
         what = f"Dense {self.in_features}->{self.out_features}"

@@ -95,6 +95,12 @@ class Module:
 
         Names are the attribute paths that parameter names start with, so the child
         named "layers.0" holds the parameters "layers.0.W" and "layers.0.b".
+
+        >>> seq = Sequential(Tanh(), Sequential(ReLU()))
+        >>> [name for name, _ in seq.named_children()]
+        ['layers.0', 'layers.1']
+        >>> [type(m).__name__ for m in seq.modules()]
+        ['Sequential', 'Tanh', 'Sequential', 'ReLU']
         """
         seen = {id(self)}
         for key, value in vars(self).items():
@@ -159,16 +165,24 @@ class Module:
             raise ValueError(f"state_dict: layout must be 'nn' or 'torch', got {layout!r}")
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], layout: str = "nn") -> None:
         """Copy values into the parameters; names and shapes must match exactly.
 
         `state` may be a dict or the result of `np.load(path)` on a saved file (keys
-        starting with "__", such as the architecture, are ignored). Float and integer
+        starting with "__", such as the architecture, are ignored); with
+        `layout="torch"`, a state dict in PyTorch's layout (`state_dict(layout="torch")`,
+        or a `torch.nn.Sequential`'s `state_dict()` of CPU tensors). Float and integer
         values are cast to each parameter's dtype (as PyTorch's load does); other kinds
         (bool, complex, strings, objects) are refused. Everything is checked before
         anything changes: a `ValueError` names every missing, unexpected, mis-shaped or
         mis-typed entry and leaves the model as it was.
         """
+        if layout == "torch":
+            from nn.torch_layout import from_torch_keys
+
+            state = from_torch_keys(self, state)
+        elif layout != "nn":
+            raise ValueError(f"load_state_dict: layout must be 'nn' or 'torch', got {layout!r}")
         params = dict(self.named_parameters())
         keys = [k for k in state.keys() if not k.startswith(RESERVED_PREFIX)]
         problems = _key_problems(list(params), keys)

@@ -55,20 +55,20 @@ def save(module: Module, path: str | os.PathLike[str]) -> str:
     if spec is not None:
         arrays[ARCHITECTURE_KEY] = np.array(json.dumps(spec))
     folder = os.path.dirname(os.path.abspath(target))
-    tmp_prefix = f".{os.path.basename(target)}."
     if os.path.isdir(target):
-        raise IsADirectoryError(f"save: {target!r} is a folder; give a file name such as "
-                                f"{os.path.join(target, 'model.npz')!r}")  # fmt: skip
+        example = os.path.join(target, "model.npz")
+        raise IsADirectoryError(f"save: {target!r} is a folder; name a file, e.g. {example!r}")
     if not os.path.isdir(folder):
         raise FileNotFoundError(
             f"save: the folder {folder!r} does not exist (saving {target!r}); create it "
             f"first, e.g. os.makedirs({folder!r}, exist_ok=True)"
         )
+    prefix = f".{os.path.basename(target)}."
     try:
-        fd, tmp = tempfile.mkstemp(prefix=tmp_prefix, suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     except OSError as err:  # e.g. no permission: name the folder, not the temporary file
-        raise type(err)(err.errno, f"save: cannot write into the folder {folder!r} "
-                        f"(saving {target!r}): {err.strerror}") from None  # fmt: skip
+        why = f"save: cannot write into the folder {folder!r} (saving {target!r})"
+        raise type(err)(err.errno, f"{why}: {err.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays)

@@ -68,6 +68,20 @@ def torch_state_dict(model: Module) -> dict[str, np.ndarray]:
     return state
 
 
+def from_torch_keys(model: Module, state: Mapping[str, Any]) -> dict[str, Any]:
+    """`state` in PyTorch's layout renamed to `model`'s parameter names ("0.weight" ->
+    "layers.0.W"), for `model.load_state_dict(state, layout="torch")`. Keys the torch
+    version does not have are passed on as they are, so load_state_dict names them."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    rename = {}
+    for i, (kind, _, layer) in enumerate(_steps(model)):
+        if kind == "Linear":
+            rename[f"{i}.weight"] = names[id(layer.W)]
+            if layer.b is not None:
+                rename[f"{i}.bias"] = names[id(layer.b)]
+    return {rename.get(key, key): np.asarray(value) for key, value in state.items()}
+
+
 def _steps(model: Module) -> list[tuple[str, dict[str, Any], Any]]:
     """(torch.nn name, kwargs, our Dense or None) for each module of the torch version."""
     from nn.layers import MLP, Dense

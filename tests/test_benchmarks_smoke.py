@@ -7,6 +7,8 @@ probes being able to fail).
 
 import gc
 import importlib.util
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +161,24 @@ def test_command_line_runs_a_selection(capsys):
     assert main(["--only", "chain", "--match", "no such case", "--no-torch"]) == 0
     out = capsys.readouterr().out
     assert "threads:" in out and "## Targets" in out
+
+
+def _readme_benchmark_commands():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    return [
+        shlex.split(line.split("#")[0])[3:]
+        for line in readme.splitlines()
+        if line.startswith("python -m benchmarks")
+    ]
+
+
+def test_readme_selection_examples_time_every_group_they_name():
+    from benchmarks.__main__ import build_cases, parse_args
+
+    commands = [argv for argv in _readme_benchmark_commands() if "--match" in argv]
+    assert commands, "README shows a --match example"
+    for argv in commands:
+        args = parse_args(argv)
+        cases = build_cases(args, torch=False, micrograd=False)
+        timed = {"mlp", "chain", "scalar"} & set(args.groups)  # the groups --match filters
+        assert timed <= {c.group for c in cases}, f"{argv} measures nothing of some group"

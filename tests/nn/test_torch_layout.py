@@ -103,6 +103,27 @@ def test_from_state_dict_rebuilds_an_equal_model(name):
     np.testing.assert_array_equal(model(x).data, copy(x).data)
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_load_state_dict_in_torch_layout_is_the_inverse(name):
+    model = MODELS[name]()
+    other = MODELS[name]()
+    for p in other.parameters():
+        p.data = p.data * 0 + 0.5
+    other.load_state_dict(model.state_dict(layout="torch"), layout="torch")
+    for a, b in zip(model.parameters(), other.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_load_state_dict_in_torch_layout_checks_like_the_nn_layout():
+    model = nn.MLP([2, 3, 1], "tanh", seed=0)
+    state = model.state_dict(layout="torch")
+    with pytest.raises(ValueError, match=r"missing parameters: layers\.1\.b.*unexpected.*1\.bias"):
+        model.load_state_dict({**{k: v for k, v in state.items() if k != "2.bias"},
+                               "1.bias": np.ones(1)}, layout="torch")  # fmt: skip
+    with pytest.raises(ValueError, match="layout must be 'nn' or 'torch'"):
+        model.load_state_dict(state, layout="jax")
+
+
 def test_from_state_dict_takes_nn_layout_too():
     model = nn.MLP([2, 3, 1], "tanh", seed=0)
     copy = nn.MLP.from_state_dict(model.state_dict(), "tanh")
@@ -162,3 +183,6 @@ def test_a_real_torch_sequential_loads_the_dict_and_computes_the_same(name):
             net.state_dict(), spec["activation"], spec["output"], dropout=spec["dropout"]
         ).eval()
         np.testing.assert_allclose(back(x).data, theirs, rtol=1e-5, atol=1e-6)
+    again = MODELS[name]().eval()
+    again.load_state_dict(net.state_dict(), layout="torch")  # torch tensors, by name
+    np.testing.assert_allclose(again(x).data, theirs, rtol=1e-5, atol=1e-6)
