@@ -502,6 +502,26 @@ def test_own_output_used_for_the_previous_activation_is_named(dims):
     assert report.mismatches["dW2"].cause == "A[l] used for A[l-1]"
 
 
+def test_tanh_backward_called_for_the_sigmoid_output_is_named():
+    def grads(X, Y, p):
+        g = course(X, Y, p)
+        AL, caches = ref.L_model_forward(X, p, ACTS)
+        dAL = -(Y / AL - (1 - Y) / (1 - AL))
+        dZ3 = ref.tanh_backward(dAL, caches[2][1])  # the tanh helper on the sigmoid layer
+        (A2, W3, _), _ = caches[2]
+        m = X.shape[1]
+        g["dW3"], g["db3"] = dZ3 @ A2.T / m, dZ3.sum(1, keepdims=True) / m
+        dZ2 = ref.tanh_backward(W3.T @ dZ3, caches[1][1])
+        g["dW2"], g["db2"] = dZ2 @ caches[1][0][0].T / m, dZ2.sum(1, keepdims=True) / m
+        dZ1 = ref.relu_backward(p["W2"].T @ dZ2, caches[0][1])
+        g["dW1"], g["db1"] = dZ1 @ X.T / m, dZ1.sum(1, keepdims=True) / m
+        return g
+
+    report = run(grads)
+    assert set(causes(report).values()) == {"tanh_backward used for a sigmoid layer"}
+    assert "layer 3 (sigmoid) is differentiated as 1 - tanh(Z)**2" in report.explanation
+
+
 def test_derivative_taken_at_a_instead_of_z_is_named():
     def grads(X, Y, p):
         g = course(X, Y, p)
