@@ -18,10 +18,12 @@ Last, the tally over every implementation: bugs flagged, causes named right, fal
 alarms on the correct ones, and the median and worst seconds per check.
 
     python demos/06_bug_zoo.py
+    python demos/06_bug_zoo.py --seeds 5   # each check again with hypothesis seeds 0..4
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 import time
@@ -103,8 +105,9 @@ def tally(results: list[tuple[str, dict, dict, float]]) -> None:
     right = [r for r in buggy if r[2] == r[1]]
     false_alarms = [r for r in correct if r[2]]
     seconds = [r[3] for r in results]
-    print(f"\n{'=' * 100}\nTally over {len(results)} implementations ({len(buggy)} with a bug, "
-          f"{len(correct)} correct):")  # fmt: skip
+    distinct = {name.split(" (seed")[0] for name, *_ in results}
+    print(f"\n{'=' * 100}\nTally over {len(results)} checks of {len(distinct)} implementations "
+          f"({len(buggy)} checks of a bug, {len(correct)} of a correct one):")  # fmt: skip
     print(f"  bugs flagged:        {len(flagged)} of {len(buggy)}")
     print(f"  causes named right:  {len(right)} of {len(buggy)} (every wrong name, every cause)")
     print(f"  false alarms:        {len(false_alarms)} of {len(correct)}")
@@ -114,7 +117,25 @@ def tally(results: list[tuple[str, dict, dict, float]]) -> None:
             print(f"  {name}: expected {expected}, got {got}")
 
 
+def again(results, seeds: int) -> None:
+    """Every check once more per hypothesis seed: are the verdicts and causes stable?"""
+    for seed in range(seeds):
+        for name in MODULES + CHECKED:
+            module = importlib.import_module(f"bug_zoo.{name}")
+            began = time.perf_counter()
+            if name in MODULES:
+                report = check_backprop(module.grads, layer_dims=module.LAYERS,
+                                        activations=module.ACTIVATIONS, seed=seed)  # fmt: skip
+            else:
+                report = module.check(max_examples=100, seed=seed)
+            took = time.perf_counter() - began
+            results.append((f"{name} (seed {seed})", module.EXPECTED, causes(report), took))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description="nn.verify on the bug zoo")
+    parser.add_argument("--seeds", type=int, default=0, help="rerun every check per seed")
+    seeds = parser.parse_args().seeds
     start = time.perf_counter()
     X, Y = dataset()
     fixed_curves: dict[tuple, list[str]] = {}
@@ -152,9 +173,10 @@ def main() -> None:
         report = module.check(max_examples=60)
         results.append((name, module.EXPECTED, causes(report), time.perf_counter() - began))
         print(report)
+    again(results, seeds)
     tally(results)
     elapsed = time.perf_counter() - start
-    print(f"\n{len(results)} implementations checked (part 1 also trained) in {elapsed:.1f} s")
+    print(f"\n{len(results)} checks (part 1 also trained) in {elapsed:.1f} s")
 
 
 def causes(report) -> dict[str, str | None]:

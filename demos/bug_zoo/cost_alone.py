@@ -15,5 +15,5 @@ def compute_cost(AL, Y):
     return np.squeeze(cost)
 
 
-def check(max_examples=60):
-    return check_cost(compute_cost, loss="bce", max_examples=max_examples)
+def check(max_examples=60, seed=None):
+    return check_cost(compute_cost, loss="bce", max_examples=max_examples, seed=seed)

@@ -16,5 +16,7 @@ def grads(X, Y, parameters):
     return backward(X, Y, parameters, apply_mask=False)  # BUG: no * D1
 
 
-def check(max_examples=60):
-    return check_backprop(grads, layer_dims=LAYERS, cost_fn=cost, max_examples=max_examples)
+def check(max_examples=60, seed=None):
+    return check_backprop(
+        grads, layer_dims=LAYERS, cost_fn=cost, max_examples=max_examples, seed=seed
+    )

@@ -49,5 +49,7 @@ def backward(X, Y, parameters, apply_mask=True):
 grads = backward
 
 
-def check(max_examples=60):
-    return check_backprop(grads, layer_dims=LAYERS, cost_fn=cost, max_examples=max_examples)
+def check(max_examples=60, seed=None):
+    return check_backprop(
+        grads, layer_dims=LAYERS, cost_fn=cost, max_examples=max_examples, seed=seed
+    )

@@ -33,6 +33,6 @@ def backward(X, Y, parameters, lambd=LAMBD, l2_term=lambda lambd, m, W: lambd / 
 grads = backward
 
 
-def check(max_examples=60):
+def check(max_examples=60, seed=None):
     return check_backprop(grads, layer_dims=LAYERS, activations=ACTIVATIONS, lambd=LAMBD,
-                          max_examples=max_examples)  # fmt: skip
+                          max_examples=max_examples, seed=seed)  # fmt: skip

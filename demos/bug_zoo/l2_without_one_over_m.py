@@ -16,6 +16,6 @@ def grads(X, Y, parameters):
     return backward(X, Y, parameters, l2_term=lambda lambd, m, W: lambd * W)  # BUG: no / m
 
 
-def check(max_examples=60):
+def check(max_examples=60, seed=None):
     return check_backprop(grads, layer_dims=LAYERS, activations=ACTIVATIONS, lambd=LAMBD,
-                          max_examples=max_examples)  # fmt: skip
+                          max_examples=max_examples, seed=seed)  # fmt: skip

@@ -1,4 +1,6 @@
-"""`python -m nn.verify FILE:FUNCTION --layers 2,10,10,1 --activations relu,relu,sigmoid`."""
+"""`python -m nn.verify FILE:FUNCTION --layers 2,10,10,1 --activations relu,relu,sigmoid`,
+`python -m nn.verify layer FILE:FUNCTION ...` and `python -m nn.verify cost FILE:FUNCTION ...`
+(see `nn.verify.cli`)."""
 
 import sys
 

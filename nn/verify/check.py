@@ -601,6 +601,7 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
         )
     report.matched = _in_order(n for n in names if n not in report.mismatches)
     _clipped_too(report)
+    _factor_too(report)
     if net is not None:
         _activation_hint(report, net.activations)
     elif problem.random:
@@ -620,6 +621,26 @@ def _clipped_too(report: Report) -> None:
         received = diagnose.as_array(m.received)
         if m.cause is None and received is not None and received.size:
             if np.allclose(np.abs(received), c, rtol=1e-2):
+                report.mismatches[name] = replace(m, cause=label)
+
+
+def _factor_too(report: Report) -> None:
+    """A gradient whose cases had too few nonzero entries to show a factor gets the one
+    numeric factor the other gradients share, when its smallest case agrees."""
+    found = set()
+    for m in report.mismatches.values():
+        try:
+            found.add((m.cause, float(m.cause.split(" ", 1)[1])))
+        except (AttributeError, IndexError, ValueError):
+            continue
+    if len(found) != 1:
+        return
+    label, c = found.pop()
+    for name, m in report.mismatches.items():
+        received = diagnose.as_array(m.received)
+        if m.cause is None and received is not None and m.expected is not None:
+            tol = diagnose.tolerance(m.expected, 0.0) * max(1.0, abs(c))
+            if diagnose.close(received, c * m.expected, tol) and np.any(m.expected):
                 report.mismatches[name] = replace(m, cause=label)
 
 

@@ -168,7 +168,7 @@ class Report:
         if self.returned is None:
             lines += _cause_lines(self, grads)
         if self.mismatches:
-            lines.append(_table(self.mismatches))
+            lines.append(_table(self.mismatches, self.what))
             first = _first(self.mismatches, self.depth or len(self.activations))
             lines += _example_lines(first, shell)
         return "\n".join(lines)
@@ -338,8 +338,9 @@ def _cause_lines(report: Report, grads: dict[str, Mismatch]) -> list[str]:
     return lines
 
 
-def _table(mismatches: dict[str, Mismatch]) -> str:
-    rows = ["    gradient  wrong in   max abs err  max rel err  cause"]
+def _table(mismatches: dict[str, Mismatch], what: str = "gradients") -> str:
+    rows = [f"    {'gradient' if what == 'gradients' else 'name':<8}  wrong in   max abs err  "
+            "max rel err  cause"]  # fmt: skip
     for m in mismatches.values():
         rows.append(
             f"    {m.name:<8}  {f'{m.failed}/{m.cases}':<9}  {m.max_abs_error:<11.3g}  "

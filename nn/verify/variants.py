@@ -39,6 +39,11 @@ DERIVATIVES: dict[str, tuple[str, Callable[..., np.ndarray]]] = {
     "sigmoid at Z": ("Z * (1 - Z)", lambda Z, A: Z * (1.0 - Z)),
     "tanh at A": ("1 - tanh(A)**2", lambda Z, A: 1.0 - np.tanh(A) ** 2),
     "sigmoid at A": ("sigmoid(A) * (1 - sigmoid(A))", lambda Z, A: _sigmoid(A) * (1 - _sigmoid(A))),
+    "tanh_backward": ("1 - tanh(Z)**2", lambda Z, A: 1.0 - np.tanh(Z) ** 2),
+    "sigmoid_backward": (
+        "sigmoid(Z) * (1 - sigmoid(Z))",
+        lambda Z, A: _sigmoid(Z) * (1 - _sigmoid(Z)),
+    ),
     "softmax": ("S * (dA - sum(S * dA, axis=0))", None),  # the Jacobian, in `backward`
     "softmax elementwise": ("S * (1 - S)", lambda Z, A: A * (1.0 - A)),
 }
@@ -171,6 +176,8 @@ def _groups(activations: Sequence[str]) -> Iterator[tuple[str, list[int]]]:
 def _derivative_label(formula: str, activation: str) -> str:
     if formula == "softmax elementwise":
         return "softmax derivative taken elementwise"
+    if formula.endswith("_backward"):  # another activation's course helper, called at Z
+        return f"{formula} used for a {activation} layer"
     base, _, at = formula.partition(" at ")
     if base == activation:
         return f"{activation} derivative taken at {at}"

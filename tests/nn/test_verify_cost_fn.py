@@ -178,6 +178,90 @@ def test_a_cost_that_is_not_differentiable_is_reported():
     assert "not a value computed from the parameters" in str(report)
 
 
+# ---- the course's dropout assignment, in its own shape: seed inside, nansum cost ----
+
+
+def course_relu(x):
+    return np.maximum(0, x)
+
+
+def course_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
+    np.random.seed(1)
+    W1, b1, W2, b2, W3, b3 = (parameters[k] for k in ("W1", "b1", "W2", "b2", "W3", "b3"))
+    Z1 = np.dot(W1, X) + b1
+    A1 = course_relu(Z1)
+    D1 = np.random.rand(A1.shape[0], A1.shape[1])
+    D1 = D1 < keep_prob
+    A1 = A1 * D1
+    A1 = A1 / keep_prob
+    Z2 = np.dot(W2, A1) + b2
+    A2 = course_relu(Z2)
+    D2 = np.random.rand(A2.shape[0], A2.shape[1]) < keep_prob
+    A2 = A2 * D2 / keep_prob
+    Z3 = np.dot(W3, A2) + b3
+    A3 = course_sigmoid(Z3)
+    return A3, (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3)
+
+
+def compute_cost(a3, Y):
+    m = Y.shape[1]
+    logprobs = np.multiply(-np.log(a3), Y) + np.multiply(-np.log(1 - a3), 1 - Y)
+    return 1.0 / m * np.nansum(logprobs)
+
+
+def backward_propagation_with_dropout(X, Y, cache, keep_prob, divide=True):
+    m = X.shape[1]
+    (Z1, D1, A1, W1, b1, Z2, D2, A2, W2, b2, Z3, A3, W3, b3) = cache
+    dZ3 = A3 - Y
+    dW3 = 1.0 / m * np.dot(dZ3, A2.T)
+    db3 = 1.0 / m * np.sum(dZ3, axis=1, keepdims=True)
+    dA2 = np.dot(W3.T, dZ3) * D2
+    if divide:
+        dA2 = dA2 / keep_prob
+    dZ2 = np.multiply(dA2, np.int64(A2 > 0))
+    dW2 = 1.0 / m * np.dot(dZ2, A1.T)
+    db2 = 1.0 / m * np.sum(dZ2, axis=1, keepdims=True)
+    dA1 = np.dot(W2.T, dZ2) * D1 / keep_prob
+    dZ1 = np.multiply(dA1, np.int64(A1 > 0))
+    dW1 = 1.0 / m * np.dot(dZ1, X.T)
+    db1 = 1.0 / m * np.sum(dZ1, axis=1, keepdims=True)
+    return {
+        "dZ3": dZ3,
+        "dW3": dW3,
+        "db3": db3,
+        "dA2": dA2,
+        "dZ2": dZ2,
+        "dW2": dW2,
+        "db2": db2,
+        "dA1": dA1,
+        "dZ1": dZ1,
+        "dW1": dW1,
+        "db1": db1,
+    }
+
+
+def test_the_course_dropout_assignment_shape_passes_and_a_missing_division_is_named():
+    def cost_of(X, Y, p):
+        return compute_cost(forward_propagation_with_dropout(X, p, 0.86)[0], Y)
+
+    def grads_of(divide):
+        def grads(X, Y, p):
+            cache = forward_propagation_with_dropout(X, p, 0.86)[1]
+            return backward_propagation_with_dropout(X, Y, cache, 0.86, divide)
+
+        return grads
+
+    options = dict(layer_dims=[2, 20, 3, 1], cost_fn=cost_of, max_examples=20)
+    assert check_backprop(grads_of(True), **options).ok
+    report = check_backprop(grads_of(False), **options)
+    assert sorted(report.mismatches) == ["dW1", "dW2", "db1", "db2"]
+    assert {m.cause for m in report.mismatches.values()} == {"factor 0.86"}
+
+
 # ---- the second-milestone zoo of demos/bug_zoo: each module says what it must get ----
 
 

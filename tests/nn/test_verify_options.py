@@ -128,6 +128,18 @@ def test_slope_is_the_users():
 
     options = dict(layer_dims=[3, 6, 1], activations=acts)
     assert run(grads(0.2), slope=0.2, **options).ok
+
+    def with_helpers(X, Y, p):  # a second style: the course helpers, given the slope
+        Z1 = p["W1"] @ X + p["b1"]
+        A1 = np.where(Z1 > 0, Z1, 0.2 * Z1)
+        A2 = 1 / (1 + np.exp(-(p["W2"] @ A1 + p["b2"])))
+        dA1, dW2, db2 = ref.linear_backward(A2 - Y, (A1, p["W2"], p["b2"]))
+        _, dW1, db1 = ref.linear_backward(
+            ref.leaky_relu_backward(dA1, Z1, 0.2), (X, p["W1"], p["b1"])
+        )
+        return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+    assert run(with_helpers, slope=0.2, **options).ok
     assert not run(grads(0.01), slope=0.2, **options).ok
     assert "slope 0.2" in str(run(grads(0.2), slope=0.2, **options))
 
@@ -490,6 +502,26 @@ def test_own_output_used_for_the_previous_activation_is_named(dims):
     assert report.mismatches["dW2"].cause == "A[l] used for A[l-1]"
 
 
+def test_tanh_backward_called_for_the_sigmoid_output_is_named():
+    def grads(X, Y, p):
+        g = course(X, Y, p)
+        AL, caches = ref.L_model_forward(X, p, ACTS)
+        dAL = -(Y / AL - (1 - Y) / (1 - AL))
+        dZ3 = ref.tanh_backward(dAL, caches[2][1])  # the tanh helper on the sigmoid layer
+        (A2, W3, _), _ = caches[2]
+        m = X.shape[1]
+        g["dW3"], g["db3"] = dZ3 @ A2.T / m, dZ3.sum(1, keepdims=True) / m
+        dZ2 = ref.tanh_backward(W3.T @ dZ3, caches[1][1])
+        g["dW2"], g["db2"] = dZ2 @ caches[1][0][0].T / m, dZ2.sum(1, keepdims=True) / m
+        dZ1 = ref.relu_backward(p["W2"].T @ dZ2, caches[0][1])
+        g["dW1"], g["db1"] = dZ1 @ X.T / m, dZ1.sum(1, keepdims=True) / m
+        return g
+
+    report = run(grads)
+    assert set(causes(report).values()) == {"tanh_backward used for a sigmoid layer"}
+    assert "layer 3 (sigmoid) is differentiated as 1 - tanh(Z)**2" in report.explanation
+
+
 def test_derivative_taken_at_a_instead_of_z_is_named():
     def grads(X, Y, p):
         g = course(X, Y, p)
@@ -559,6 +591,22 @@ def test_float32_code_checked_with_the_float64_default_is_told_to_pass_the_dtype
     assert "db3" in report.mismatches
     assert report.mismatches["db3"].cause == "float32 round-off"
     assert "dtype=np.float32" in str(report)
+
+
+def test_bad_options_raise_value_errors_naming_them():
+    with pytest.raises(ValueError, match="layout"):
+        run(course, layout="cols")
+    with pytest.raises(ValueError, match="dtype"):
+        run(course, dtype=np.int32)
+    with pytest.raises(ValueError, match="lambd"):
+        run(course, lambd=-1.0)
+    with pytest.raises(ValueError, match="layer_dims"):
+        check_backprop(course, cost_fn=lambda X, Y, p: 0.0)
+    with pytest.raises(ValueError, match="disagree"):
+        check_backprop(course, layer_dims=[3, 4, 1], activations=["relu", "sigmoid"],
+                       parameters=ref.initialize_parameters([3, 5, 1], seed=0))  # fmt: skip
+    with pytest.raises(TypeError, match="cost_fn"):
+        run(course, cost_fn="cost")
 
 
 # ---- display and hygiene ----
