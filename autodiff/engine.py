@@ -65,10 +65,11 @@ def _input_grads(node: Tensor, g: Any, create_graph: bool) -> list[Any]:
 
 def _checked(node: Tensor, parent: Tensor, g: Any) -> Any:
     """A rule's gradient for `parent`: a wrong shape names the op; the dtype is matched."""
-    if g.shape != parent.shape:
+    data = parent._data
+    if g.shape != data.shape:
         raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient of shape "
-                           f"{g.shape} for an input of shape {parent.shape}")  # fmt: skip
-    return g if g.dtype == parent.dtype else g.astype(parent.dtype)
+                           f"{g.shape} for an input of shape {data.shape}")  # fmt: skip
+    return g if g.dtype is data.dtype or g.dtype == data.dtype else g.astype(data.dtype)
 
 
 def backprop(
