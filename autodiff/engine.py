@@ -28,17 +28,21 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     """
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
+    # Two parallel stacks, not one of (node, expanded) pairs: a million-op chain would
+    # otherwise allocate a million small tuples for the garbage collector to scan.
+    nodes, expanded = list(reversed(roots)), [False] * len(roots)
+    while nodes:
+        node = nodes.pop()
+        if expanded.pop():
             order.append(node)
         elif node not in visited:
             visited.add(node)
-            stack.append((node, True))
+            nodes.append(node)
+            expanded.append(True)
             for p in reversed(node._parents):
                 if p not in visited and (p.requires_grad or not only_requires_grad):
-                    stack.append((p, False))
+                    nodes.append(p)
+                    expanded.append(False)
     return order
 
 
@@ -53,23 +57,14 @@ def released_error(node: Tensor) -> RuntimeError:
 
 def _input_grads(node: Tensor, g: Any, create_graph: bool) -> list[Any]:
     """The gradients the node's rules give its inputs (None where none is needed)."""
-    versions.check(node)
     parents, attrs, rules = node._parents, node._attrs, node._prim.vjp
+    versions.check(node)  # raises if an input changed since the node was recorded
     out, xs = (node, parents) if create_graph else (node._data, [p._data for p in parents])
     if node._prim.variadic:
         return [rules[0](g, out, *xs, index=i, **attrs) if p.requires_grad else None
                 for i, p in enumerate(parents)]  # fmt: skip
     return [rule(g, out, *xs, **attrs) if p.requires_grad else None
             for rule, p in zip(rules, parents)]  # fmt: skip
-
-
-def _checked(node: Tensor, parent: Tensor, g: Any) -> Any:
-    """A rule's gradient for `parent`: a wrong shape names the op; the dtype is matched."""
-    data = parent._data
-    if g.shape != data.shape:
-        raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient of shape "
-                           f"{g.shape} for an input of shape {data.shape}")  # fmt: skip
-    return g if g.dtype is data.dtype or g.dtype == data.dtype else g.astype(data.dtype)
 
 
 def backprop(
@@ -106,13 +101,18 @@ def backprop(
 def _propagate(
     node: Tensor, g: Any, grads: dict[Tensor, Any], create_graph: bool, check: Any
 ) -> None:
-    """Add the gradients `node`'s rules give its inputs into `grads`."""
+    """Add the gradients `node`'s rules give its inputs into `grads` (shape checked)."""
     input_grads = _input_grads(node, g, create_graph)
     if check:
         check(node, input_grads)
     for p, pg in zip(node._parents, input_grads):
         if pg is not None:
-            pg = _checked(node, p, pg)
+            data = p._data
+            if pg.shape != data.shape:
+                raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient "
+                                   f"of shape {pg.shape} for an input of {data.shape}")  # fmt: skip
+            if pg.dtype is not data.dtype and pg.dtype != data.dtype:
+                pg = pg.astype(data.dtype)
             grads[p] = pg if p not in grads else grads[p] + pg
 
 
