@@ -48,9 +48,12 @@ _UNSET: Any = object()  # "argument not given": numpy passes only the arguments 
 
 
 def _data(x: Any) -> Any:
-    """`x` with every Tensor (also inside lists and tuples) replaced by its data."""
+    """`x` with every Tensor (also inside lists and tuples) replaced by its values.
+
+    A read-only plain ndarray view (`np.asarray`), so numpy's results are plain arrays.
+    """
     if isinstance(x, Tensor):
-        return x.data
+        return np.asarray(x)
     if isinstance(x, (list, tuple)):
         return type(x)(_data(item) for item in x)
     if isinstance(x, dict):

@@ -18,6 +18,8 @@ it in a browser) to see its full values and gradient. In Jupyter, `viz.draw(loss
 the last line of a cell shows the picture inline.
 
 Run: python demos/05_draw_graphs.py   (needs Graphviz's `dot`; about a second)
+The same MLP picture from the shell: python -m nn.draw --layers 2,8,8,1 \
+    --activations tanh,tanh,sigmoid --loss bce --backward -o mlp.svg
 """
 
 import os

@@ -18,8 +18,10 @@ pass) are imported on first use.
 """
 
 import importlib
+import os
 from typing import Any
 
+import autodiff as ad
 from nn import data, init, optim, torch_layout
 from nn.layers import MLP, Dense
 from nn.losses import (
@@ -78,3 +80,6 @@ __all__ = [
     "optim",
     "torch_layout",
 ]
+
+# Anomaly messages and numpy warnings point past nn's frames to the user's own line.
+ad.anomaly.register_library(os.path.dirname(os.path.abspath(__file__)))

@@ -1,12 +1,13 @@
 """Optimizers with PyTorch's update rules: SGD (momentum, weight decay), Adam, RMSProp.
 
-Each `step()` updates every parameter that has a gradient, one vectorised numpy update
-per parameter, writing its data in place (so float32 parameters stay float32 and
-nothing is reallocated). A parameter that a live graph still needs (a forward whose
-backward has not run, or `backward(retain_graph=True)`) is refused with an
-`InplaceModificationError` naming it, rather than silently corrupting that graph.
+Each `step()` updates every parameter that has a gradient: one vectorised numpy
+computation of the step per parameter, then `p -= step` under `ad.no_grad()`, which
+writes the parameter's data in place (float32 parameters stay float32) and bumps its
+version. So a graph that used the old values and is still alive (an evaluation forward
+kept outside no_grad) raises, naming the parameter, if it is ever backpropagated.
 
-To write an optimizer, subclass `Optimizer` and define `_update(i, p, g)`.
+To write an optimizer, subclass `Optimizer` and define `_update(i, data, g)`, which
+returns the amount to subtract from the parameter.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from autodiff import InplaceModificationError, Tensor
-from autodiff.inplace import in_use
+import autodiff as ad
+from autodiff import Tensor
 
 
 class Optimizer:
@@ -41,13 +42,14 @@ class Optimizer:
         self.weight_decay = weight_decay
         # One scratch array per parameter for the update's temporaries: a step allocates
         # nothing, so large layers do not pay for fresh pages every step.
-        self._scratch = [np.empty_like(p._data) for p in self.params]
+        self._scratch = [np.empty(p.shape, p.dtype) for p in self.params]
 
     def zero_grad(self) -> None:
         """Forget the gradients of every parameter (`grad` becomes None)."""
         for p in self.params:
             p.grad = None
 
+    @ad.no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         wd = self.weight_decay
@@ -56,17 +58,10 @@ class Optimizer:
             if g is None:
                 continue
             if wd:
-                g = g + wd * p._data
-            if in_use(p):  # a live graph still needs p's values
-                raise InplaceModificationError(
-                    f"{type(self).__name__}.step(): parameter {p.name or i!r} is still needed "
-                    "by a live graph (a forward whose backward has not run, or "
-                    "backward(retain_graph=True)); updating it would corrupt that graph's "
-                    "gradients. Call backward() (without retain_graph) or drop the graph first."
-                )
-            self._update(i, p._data, g)
+                g = g + wd * p.data
+            p -= self._update(i, p.data, g)
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -92,15 +87,15 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(params, lr, weight_decay)
         self.momentum = momentum
-        self.velocity = [np.zeros_like(p._data) for p in self.params] if momentum else None
+        self.velocity = [np.zeros(p.shape, p.dtype) for p in self.params] if momentum else None
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.velocity is not None:
             v = self.velocity[i]
             v *= self.momentum
             v += g
             g = v
-        data -= np.multiply(g, self.lr, out=self._scratch[i])
+        return np.multiply(g, self.lr, out=self._scratch[i])
 
 
 class Adam(Optimizer):
@@ -120,11 +115,11 @@ class Adam(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.betas = betas
         self.eps = eps
-        self.m = [np.zeros_like(p._data) for p in self.params]
-        self.v = [np.zeros_like(p._data) for p in self.params]
+        self.m = [np.zeros(p.shape, p.dtype) for p in self.params]
+        self.v = [np.zeros(p.shape, p.dtype) for p in self.params]
         self.t = [0] * len(self.params)
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         b1, b2 = self.betas
         self.t[i] = t = self.t[i] + 1
         m, v, s = self.m[i], self.v[i], self._scratch[i]
@@ -139,7 +134,7 @@ class Adam(Optimizer):
         s += self.eps
         np.divide(m, s, out=s)
         s *= self.lr / (1 - b1**t)
-        data -= s
+        return s
 
 
 class RMSProp(Optimizer):
@@ -156,9 +151,9 @@ class RMSProp(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.alpha = alpha
         self.eps = eps
-        self.v = [np.zeros_like(p._data) for p in self.params]
+        self.v = [np.zeros(p.shape, p.dtype) for p in self.params]
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         v, s = self.v[i], self._scratch[i]
         v *= self.alpha
         np.multiply(g, g, out=s)
@@ -168,4 +163,4 @@ class RMSProp(Optimizer):
         s += self.eps
         np.divide(g, s, out=s)
         s *= self.lr
-        data -= s
+        return s

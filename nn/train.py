@@ -106,14 +106,14 @@ def fit(
                 cost = loss_fn(out, yb)
                 if l2:
                     cost = cost + l2_penalty(model, l2, len(xb))
-                value = float(cost._data)
+                value = cost.item()
                 if not math.isfinite(value):
                     raise _diverged(value, epoch, epochs, step, optimizer, history)
                 cost.backward()
                 optimizer.step()
                 total += value * len(xb)
                 if kind is not None:
-                    hits, count = _correct(kind, out._data, yb)
+                    hits, count = _correct(kind, out.data, yb)
                     correct += hits
                     counted += count
             history.loss.append(total / n)

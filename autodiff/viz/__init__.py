@@ -4,8 +4,7 @@
 on (it shows itself inline in Jupyter); `save(root, path)` writes it in the format the
 extension names: SVG, PNG or PDF through Graphviz's `dot` program, or the DOT source.
 `draw(root, show_grad="all")` shows the gradient of `root` on every tensor, as
-micrograd's drawings do. `python -m autodiff.viz --help` draws an MLP from the command
-line.
+micrograd's drawings do. `python -m nn.draw --help` draws an MLP from the command line.
 
 >>> import autodiff as ad
 >>> from autodiff import viz
@@ -17,8 +16,8 @@ line.
 True
 
 Modules: `graph` (draw), `labels` (what nodes and their tooltips say), `modules` (boxes
-around nn layers), `render` (save), `display` (the Digraph that says how to install a
-missing `dot`, in Jupyter too), `cli` (the command line).
+around `ad.scope`s, such as a model's layers), `render` (save), `display` (the Digraph
+that says how to install a missing `dot`, in Jupyter too).
 """
 
 from autodiff.viz.graph import draw

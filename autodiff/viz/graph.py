@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from autodiff.engine import toposort
-from autodiff.tensor import Tensor, _released_vjp
+from autodiff.tensor import Tensor
 from autodiff.viz import labels
 from autodiff.viz.display import drawing_class
-from autodiff.viz.modules import Cluster, find_clusters
+from autodiff.viz.modules import Cluster, find_clusters, tensor_names
 
 RANKDIRS = ("auto", "LR", "RL", "TB", "BT")
 
@@ -147,7 +147,7 @@ def draw(
 
     order = toposort([root], only_requires_grad=False)
     for t in order:
-        if t.op and (t._vjp is _released_vjp or not t._parents):
+        if t.op and not t._parents:  # backward released this node
             raise _released_error(t)
     index = {id(t): i for i, t in enumerate(order)}
     parents = [[index[id(p)] for p in t._parents] for t in order]
@@ -158,6 +158,7 @@ def draw(
         kept = _keep_nearest(order, parents, max_nodes)
     clusters, owner = find_clusters(order, parents)
     grads = gradients_of_root(root, order) if show_grad == "all" else {}
+    names = tensor_names(order)
 
     # Innermost boxes become single nodes when collapsing.
     collapsed: dict[int, str] = {}
@@ -192,7 +193,7 @@ def draw(
         grad = grads.get(id(t))
         label = labels.tensor_label(
             t,
-            title=t.name,
+            title=t.name or names.get(id(t)),
             show_data=show_data,
             show_grad=bool(show_grad),
             max_values=max_values,
@@ -204,17 +205,21 @@ def draw(
             shape="box",
             style="filled,rounded",
             fillcolor=STYLES[kind][0],
-            tooltip=_tooltip(labels.tensor_tooltip(t, grad=grad, show_grad=bool(show_grad))),
+            tooltip=_tooltip(
+                labels.tensor_tooltip(
+                    t, grad=grad, show_grad=bool(show_grad), title=names.get(id(t))
+                )
+            ),
         )
         if t.op:
             kinds.add("op")
             graph.node(
                 f"o{i}",
-                labels.op_label(t.op, t._meta),
+                labels.op_label(t.op, t._attrs),
                 shape="ellipse",
                 style="filled",
                 fillcolor=STYLES["op"][0],
-                tooltip=_tooltip(labels.op_tooltip(t.op, t._meta, t)),
+                tooltip=_tooltip(labels.op_tooltip(t.op, t._attrs, t)),
             )
 
     def emit_cluster(graph: Any, k: int) -> None:
@@ -227,12 +232,14 @@ def draw(
                 kinds.add("module")
                 graph.node(
                     f"m{k}",
-                    labels.module_label(c.label, order[c.output], params, n_ops),
+                    labels.module_label(c.label, order[c.output], params, n_ops, names),
                     shape="box",
                     style="filled,rounded",
                     fillcolor=STYLES["module"][0],
                     color="#6a8cbf",
-                    tooltip=_tooltip(labels.module_tooltip(c.label, order[c.output], params)),
+                    tooltip=_tooltip(
+                        labels.module_tooltip(c.label, order[c.output], params, names)
+                    ),
                 )
             return
         with graph.subgraph(name=f"cluster_{k}") as sub:

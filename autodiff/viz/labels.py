@@ -4,7 +4,7 @@ A tensor node reads like micrograd's record, top to bottom: name, shape and dtyp
 `data` and `grad` rows. Small tensors (at most `max_values` elements) show their values;
 larger ones show summary statistics (min/max/mean of the data, norm and largest entry of
 the gradient). An operation node shows the op's name, a symbol where it has one, and the
-arguments recorded in the result's `_meta` (axis, exponent, slope...). Every node also
+attributes recorded on the node, `_attrs` (axis, exponent, slope...). Every node also
 gets a tooltip (`tensor_tooltip`, `op_tooltip`) with the full values when they are small
 enough to print.
 
@@ -15,7 +15,7 @@ runs of spaces inside one. A label written as `data</FONT> 2` would show as "dat
 Jupyter. So words in different fonts go into different cells, and no text we emit starts
 or ends with a space or holds two spaces in a row (`_clean`).
 
-To show a new op argument, record it in the op's `meta` (autodiff.ops); to give an op a
+To show a new op argument, make it an attribute of the op (autodiff.ops); to give an op a
 symbol or a formula, add it to `OP_SYMBOLS`. Everything here is ASCII, so drawings and
 their DOT source survive any console encoding.
 """
@@ -40,8 +40,6 @@ OP_SYMBOLS = {
     "linear": "x @ W.T + b",
 }
 
-# Keys of `_meta` that belong to the nn drawing protocol, not to the op.
-PROTOCOL_KEYS = ("module", "module_inputs", "inner_modules")
 # Binary ops with a Python number on one side record it as {"scalar": c, "left": bool}.
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 
@@ -177,7 +175,7 @@ def _op_parts(op: str, meta: dict[str, Any] | None, short: bool) -> tuple[str | 
     args += [
         f"{key}={show(value)}"
         for key, value in meta.items()
-        if key not in PROTOCOL_KEYS and value is not None
+        if value is not None and value is not False  # keepdims=False is the default
     ]
     return symbol, args
 
@@ -195,14 +193,17 @@ def op_label(op: str, meta: dict[str, Any] | None) -> str:
     return _TABLE.format(rows)
 
 
-def module_label(name: str, output: Any, params: list[Any], n_ops: int) -> str:
+def module_label(
+    name: str, output: Any, params: list[Any], n_ops: int, names: dict[int, str] | None = None
+) -> str:
     """The label of a collapsed module: its name, output shape, parameters and op count."""
     rows = [f"<TR><TD><B>{escape(_clean(name))}</B></TD></TR>"]
     out = shape_text(output._data.shape, output._data.dtype)
     ops = f"{n_ops} op" if n_ops == 1 else f"{n_ops} ops"
     rows.append(f"<TR><TD>{_SMALL.format(escape(f'out {out} ({ops})'))}</TD></TR>")
     for p in params:
-        text = f"{p.name or 'parameter'} {shape_text(p._data.shape, p._data.dtype)}"
+        title = p.name or (names or {}).get(id(p)) or "parameter"
+        text = f"{title} {shape_text(p._data.shape, p._data.dtype)}"
         rows.append(f"<TR><TD>{_SMALL.format(escape(_clean(text)))}</TD></TR>")
     return _TABLE.format("".join(rows))
 
@@ -228,7 +229,9 @@ def _tooltip_block(title: str, array: np.ndarray, summary: str) -> str:
     return f"{title} ({array.size:,} elements): {summary}, std {number(a.std())}"
 
 
-def tensor_tooltip(tensor: Any, *, grad: np.ndarray | None = None, show_grad: bool = True) -> str:
+def tensor_tooltip(
+    tensor: Any, *, grad: np.ndarray | None = None, show_grad: bool = True, title: str | None = None
+) -> str:
     """A tensor's hover text: name, shape and dtype, op, then its values and gradient.
 
     Values and gradient are printed in full up to `TOOLTIP_VALUES` elements; larger
@@ -236,8 +239,9 @@ def tensor_tooltip(tensor: Any, *, grad: np.ndarray | None = None, show_grad: bo
     """
     data = tensor._data
     head = shape_text(data.shape, data.dtype)
-    if tensor.name:
-        head = f"{tensor.name}: {head}"
+    title = tensor.name or title
+    if title:
+        head = f"{title}: {head}"
     lines = [head, f"made by {tensor.op}" if tensor.op else "leaf"]
     if tensor.requires_grad:
         lines[-1] += ", requires grad"
@@ -258,14 +262,18 @@ def op_tooltip(op: str, meta: dict[str, Any] | None, output: Any) -> str:
     return _plain("\n".join(lines))
 
 
-def module_tooltip(name: str, output: Any, params: list[Any] | None) -> str:
+def module_tooltip(
+    name: str, output: Any, params: list[Any] | None, names: dict[int, str] | None = None
+) -> str:
     """A module box's hover text: its label, output shape and (when collapsed) parameters.
 
     A collapsed module hides its parameters' nodes, so their values show here (each in
     full when small, as in `tensor_tooltip`).
     """
     head = _plain(f"{name}\noutput {shape_text(output._data.shape, output._data.dtype)}")
-    return "\n\n".join([head] + [tensor_tooltip(p) for p in params or ()])
+    names = names or {}
+    tips = [tensor_tooltip(p, title=names.get(id(p))) for p in params or ()]
+    return "\n\n".join([head, *tips])
 
 
 def _plain(text: str) -> str:

@@ -275,14 +275,32 @@ def test_load_state_dict_casts_floats_to_the_parameter_dtype():
     np.testing.assert_allclose(model.layers[0].W.data, state["layers.0.W"], rtol=1e-7)
 
 
-def test_load_state_dict_refused_midway_by_a_live_graph_leaves_everything_as_it_was():
+def test_load_state_dict_under_a_stale_graph_succeeds_and_that_graph_then_refuses_backward():
+    model = nn.MLP([2, 3, 1], seed=0)
+    out = model(Tensor(np.ones((1, 2)))).sum()  # a graph that used the old values
+    state = nn.MLP([2, 3, 1], seed=1).state_dict()
+    model.load_state_dict(state)  # as in PyTorch, the update itself succeeds
+    np.testing.assert_array_equal(model.layers[0].W.data, state["layers.0.W"])
+    with pytest.raises(ad.InplaceModificationError, match="layers"):
+        out.backward()  # ...and the stale graph says which tensor changed under it
+
+
+def test_load_state_dict_interrupted_midway_leaves_everything_as_it_was(monkeypatch):
     model = nn.MLP([2, 3, 1], seed=0)
     before = _params(model)
-    out = model.layers[1](Tensor(np.ones((1, 3))))  # a live graph needs layers.1's parameters
-    with pytest.raises(ad.InplaceModificationError):
+    target = model.layers[1].W
+    real = type(target).data
+
+    def refusing_set(self, value):
+        if self is target:
+            raise KeyboardInterrupt  # anything stopping the load after layers.0 was written
+        real.fset(self, value)
+
+    monkeypatch.setattr(type(target), "data", property(real.fget, refusing_set))
+    with pytest.raises(KeyboardInterrupt):
         model.load_state_dict(nn.MLP([2, 3, 1], seed=1).state_dict())
-    _unchanged(model, before)  # layers.0, loaded before the refusal, was put back
-    del out
+    monkeypatch.undo()
+    _unchanged(model, before)  # layers.0, loaded before the interruption, was put back
 
 
 def test_torch_layout_keys_loaded_by_name_say_what_to_use():
