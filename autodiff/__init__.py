@@ -12,6 +12,7 @@ Modules: `tensor` (the Tensor), `ops` (every op with its backward rule), `engine
 checks), `viz` (drawings through Graphviz), `strategies` (hypothesis strategies).
 """
 
+from autodiff.compile import compile
 from autodiff.engine import grad
 from autodiff.gradcheck import GradcheckError, check_grads, gradcheck, numerical_grad
 from autodiff.inplace import InplaceModificationError
@@ -64,6 +65,7 @@ __all__ = [
     "broadcast_to",
     "check_grads",
     "clip",
+    "compile",
     "concatenate",
     "detect_anomaly",
     "div",

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from autodiff import inplace
+from autodiff import trace as _trace
 from autodiff.mode import ANOMALY, GRAD, MODE
 from autodiff.tensor import Tensor, _released_vjp, leaf, to_array
 
@@ -269,6 +270,8 @@ def grad(
     >>> float(dy), float(d2y)
     (27.0, 18.0)
     """
+    if _trace.STATE.recorder is not None:  # ad.compile is recording
+        _trace.grad_call(create_graph)
     outs = _as_list(outputs, "outputs")
     ins = _as_list(inputs, "inputs")
     if grad_outputs is None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from autodiff import inplace
+from autodiff import trace as _trace
 from autodiff.inplace import CONSTANT, guarded_view, in_use, watch_leaf
 from autodiff.mode import ANOMALY, GRAD, MODE
 
@@ -115,6 +116,8 @@ class Tensor:
         """The values as a numpy array (read-only while a live graph needs them)."""
         if type(self._data) is not np.ndarray:
             _own_array(self)
+        if _trace.STATE.recorder is not None:  # ad.compile is recording
+            _trace.read(self, "data")
         return guarded_view(self) if in_use(self) else self._data
 
     @data.setter
@@ -162,6 +165,8 @@ class Tensor:
         1 for a single-element tensor. Without `retain_graph=True` the graph is released
         afterwards and a second backward through it raises `RuntimeError`.
         """
+        if _trace.STATE.recorder is not None:  # ad.compile is recording
+            _trace.backward(self, grad)
         engine.backward(self, grad, retain_graph=retain_graph)
 
     def zero_grad(self) -> None:
@@ -198,6 +203,8 @@ class Tensor:
             raise ValueError(
                 f"item() needs a tensor with one element; this one has shape {self.shape}"
             )
+        if _trace.STATE.recorder is not None and (traced := _trace.read(self, "item")) is not None:
+            return traced
         return self._data.item()
 
     def astype(self, dtype: Any) -> Tensor:
@@ -229,9 +236,13 @@ class Tensor:
         return len(self._data)
 
     def __bool__(self) -> bool:
+        if _trace.STATE.recorder is not None:  # ad.compile is recording
+            _trace.read(self, "bool")
         return bool(self._data)
 
     def __float__(self) -> float:
+        if _trace.STATE.recorder is not None and (traced := _trace.read(self, "float")) is not None:
+            return traced
         return float(self._data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -381,6 +392,8 @@ def apply(
                 out._pins = 0
                 if mode & ANOMALY:
                     engine.note_creation(out, op)
+                if _trace.STATE.recorder is not None:  # ad.compile is recording
+                    _trace.op(op, parents, meta, out)
                 return out
     if type(data) is not np.ndarray:
         out._data = np.asarray(data)  # a leaf always holds an array
@@ -392,6 +405,8 @@ def apply(
     out._meta = None
     if mode & ANOMALY:
         engine.note_creation(out, op)
+    if _trace.STATE.recorder is not None:  # ad.compile is recording
+        _trace.op(op, parents, meta, out)
     return out
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
+from autodiff.trace import fresh
 
 _ref = weakref.ref
 RESERVED_PREFIX = "__"  # keys of a saved file that are not parameters ("__architecture__")
@@ -114,6 +115,21 @@ class Module:
     def eval(self) -> Module:
         """Evaluation mode (dropout is the identity); the same as `train(False)`."""
         return self.train(False)
+
+    # ---- ad.compile protocol (autodiff/compile.py): modes, state, replayed calls ----
+
+    __compile_effects__ = ("zero_grad",)
+
+    def __compile_key__(self) -> tuple[bool, ...]:
+        return tuple(m.training for _, m in self.named_modules())
+
+    def __compile_state__(self) -> dict[str, Any]:
+        state: dict[str, Any] = dict(self.named_parameters())
+        for path, m in self.named_modules():
+            rng = getattr(m, "rng", None)
+            if isinstance(rng, np.random.Generator):
+                state[f"{path}.rng" if path else "rng"] = rng
+        return state
 
     # ---- state ----
 
@@ -303,8 +319,12 @@ class Dropout(Module):
             return x
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        keep = np.asarray(self._draw_mask(x.shape), dtype=x.dtype)
-        return ad.mul(x, keep * (1.0 / (1.0 - self.p)))
+        # drawn through `fresh`, so a compiled step draws a new mask on every call
+        return ad.mul(x, fresh(self._scaled_mask, x.shape, x.dtype))
+
+    def _scaled_mask(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        keep = np.asarray(self._draw_mask(shape), dtype=dtype)
+        return keep * (1.0 / (1.0 - self.p))
 
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "Dropout", "p": self.p} if type(self) is Dropout else None

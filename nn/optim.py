@@ -12,6 +12,7 @@ To write an optimizer, subclass `Optimizer` and define `_update(i, p, g)`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,21 @@ class Optimizer:
 
     def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
+
+    # ---- ad.compile protocol (autodiff/compile.py): hyper-parameters, state, calls ----
+
+    __compile_effects__ = ("zero_grad", "step")
+
+    def __compile_key__(self) -> tuple[Any, ...]:
+        hyper = sorted((k, v) for k, v in vars(self).items() if isinstance(v, (int, float, tuple)))
+        return (type(self).__name__, id(self), tuple(hyper))
+
+    def __compile_state__(self) -> dict[str, Any]:
+        state: dict[str, Any] = {f"params[{i}]": p for i, p in enumerate(self.params)}
+        for k, v in vars(self).items():
+            if isinstance(v, list) and k not in ("params", "_scratch"):
+                state[k] = v
+        return state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} parameters)"
