@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+import autodiff as ad
 from autodiff import Tensor
 from nn.data import batches
 from nn.losses import (
@@ -70,6 +71,7 @@ def fit(
     l2: float = 0.0,
     progress: bool = True,
     seed: int | None = None,
+    compile: bool = True,  # noqa: A002 (the name API.md gives)
 ) -> History:
     """Train `model` on rows `X` with targets `y`; returns the per-epoch `History`.
 
@@ -80,6 +82,9 @@ def fit(
     `l2_penalty(model, l2, batch size)`. A progress bar shows on a terminal unless
     `progress=False`. If the loss turns NaN or inf, training stops with a
     `FloatingPointError` naming the epoch. The model is left in the mode it was in.
+    `compile=True` (the default) trains through `ad.compile`: the step is recorded once
+    per batch shape and replayed as numpy code; `compile=False` runs it eagerly. Both
+    give the same History.
     """
     loss_fn, kind = _loss_function(loss)
     X, y = _check_data(model, X, y, kind)
@@ -91,27 +96,24 @@ def fit(
     history = History()
     was_training = model.training
     model.train()
+    train_step = _train_step(model, loss_fn, optimizer, l2)
+    if compile:
+        train_step = ad.compile(train_step)
     show = progress and _on_terminal()
     bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not show, leave=True)
     try:
         for epoch in bar:
             total, correct, counted = 0.0, 0, 0
             for step, (xb, yb) in enumerate(batches(X, y, batch_size, shuffle=shuffle, seed=rng)):
-                optimizer.zero_grad()
-                out = model(xb)
-                cost = loss_fn(out, yb)
-                if l2:
-                    cost = cost + l2_penalty(model, l2, len(xb))
-                value = float(cost._data)
-                if not math.isfinite(value):
+                try:
+                    cost, out = train_step(xb, yb)
+                except _Diverged as diverged:
                     raise FloatingPointError(
-                        f"fit: the loss became {value} at epoch {epoch + 1} of {epochs} "
-                        f"(batch {step + 1}): training diverged. Try a lower learning rate "
-                        f"(the optimizer has lr={getattr(optimizer, 'lr', '?')})."
-                    )
-                cost.backward()
-                optimizer.step()
-                total += value * len(xb)
+                        f"fit: the loss became {diverged.value} at epoch {epoch + 1} of "
+                        f"{epochs} (batch {step + 1}): training diverged. Try a lower learning "
+                        f"rate (the optimizer has lr={getattr(optimizer, 'lr', '?')})."
+                    ) from None
+                total += float(cost._data) * len(xb)
                 if kind is not None:
                     hits, count = _correct(kind, out._data, yb)
                     correct += hits
@@ -127,6 +129,30 @@ def fit(
         bar.close()
         model.train(was_training)
     return history
+
+
+class _Diverged(Exception):  # noqa: N818 (caught by fit, which raises the real error)
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+def _train_step(model: Module, loss_fn: Any, optimizer: Any, l2: float) -> Any:
+    """One step: forward, loss, backward, update; returns the loss and the outputs."""
+
+    def step(xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
+        optimizer.zero_grad()
+        out = model(xb)
+        cost = loss_fn(out, yb)
+        if l2:
+            cost = cost + l2_penalty(model, l2, len(xb))
+        value = cost.item()
+        if not abs(value) < math.inf:  # NaN or inf: stop before the update (a guard)
+            raise _Diverged(float(value))
+        cost.backward()
+        optimizer.step()
+        return cost, out
+
+    return step
 
 
 def _on_terminal() -> bool:
