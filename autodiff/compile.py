@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from autodiff import trace
+from autodiff import fuse, trace
 from autodiff.lower import Unsupported
 from autodiff.plan import GuardFailed, Plan, build, preallocate, source
 from autodiff.planner import make_plan
@@ -165,6 +165,7 @@ class Compiled:
                 result,
             )
             preallocate(plan)
+            fuse.flat_updates(plan)
             run = build(plan)
         except Unsupported as why:
             self._eager(entry, f"{why}")
@@ -383,7 +384,14 @@ def _restore(state: dict[str, Any], snap: dict[str, Any]) -> None:
         elif isinstance(thing, np.random.Generator):
             thing.bit_generator.state = copy.deepcopy(saved)
         elif isinstance(thing, list):
-            thing[:] = copy.deepcopy(saved)
+            for i, item in enumerate(saved):  # arrays in place: they may be views
+                if (i < len(thing) and isinstance(item, np.ndarray)
+                        and isinstance(thing[i], np.ndarray) and thing[i].shape == item.shape
+                        and thing[i].flags.writeable):  # fmt: skip
+                    np.copyto(thing[i], item)
+                elif i < len(thing):
+                    thing[i] = copy.deepcopy(item)
+            del thing[len(saved) :]
         elif isinstance(thing, dict):
             thing.clear()
             thing.update(copy.deepcopy(saved))

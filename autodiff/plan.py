@@ -103,6 +103,8 @@ class Plan:
         self.returns: Any = None  # a Value, a tuple/list/dict of them, or a constant
         self.env: dict[str, Any] = {"np": np}
         self.section = "forward"
+        self.updates: list[tuple[str, Any]] = []  # (name, optimizer) of fused updates
+        self.fold = True  # compute calls on constants while planning
         self.handed: list[tuple[str, Value]] = []  # (tensor's name, value given to its .grad)
         self._names: dict[str, int] = {}
 
@@ -148,8 +150,19 @@ class Plan:
         elementwise: bool = False,
         **kwargs: Any,
     ) -> Value:
-        """A numpy call; the result's shape and dtype default to the first value's."""
+        """A numpy call; the result's shape and dtype default to the first value's.
+
+        A call on constants alone is computed now and becomes a constant (folding).
+        """
         first = next(a for a in args if isinstance(a, Value))
+        values = [a for a in args if isinstance(a, Value)] + [
+            v for v in kwargs.values() if isinstance(v, Value)
+        ]
+        if self.fold and all(v.kind == "const" for v in values):
+            actual = [self.env[a.name] if isinstance(a, Value) else a for a in args]
+            named = {k: self.env[v.name] if isinstance(v, Value) else v for k, v in kwargs.items()}
+            result = np.asarray(eval(fn, self.env)(*actual, **named))  # noqa: S307 (our own code)
+            return self.const(name, result)
         out = Value(
             self.fresh_name(name),
             first.shape if shape is None else tuple(shape),

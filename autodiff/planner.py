@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from autodiff import lower, trace
+from autodiff import fuse, lower, trace
 from autodiff.lower import Unsupported
 from autodiff.plan import GuardCheck, Plan, Value, wrap
 from autodiff.tensor import Tensor
 
 IDEMPOTENT = frozenset({"zero_grad"})  # calls a failed guard may safely repeat eagerly
+FUSE = True  # the rewrites of autodiff.fuse (tests compare against FUSE = False)
 
 
 class Planner:
@@ -146,6 +147,15 @@ class Planner:
         name = self.plan.obj(ev.label, ev.owner)
         if ev.method == "step":
             self.plan.section = "update"
+            if FUSE and callable(getattr(ev.owner, "__compile_update__", None)):
+                # bound by autodiff.fuse.flat_updates: every parameter in one go
+                update = self.plan.fresh_name(f"{name}_update")
+                self.plan.env[update] = ev.owner.step
+                self.plan.updates.append((update, ev.owner))
+                comment = f"{name}.step() on flat arrays: every parameter at once"
+                self.plan.stmt(f"{update}()", effect=True, rebinds=True, comment=comment)
+                self.effects.append(ev.method)
+                return
         self.plan.stmt(f"{name}.{ev.method}()", effect=True, rebinds=True)
         self.effects.append(ev.method)
 
@@ -175,8 +185,13 @@ class Planner:
         else:
             g = self._match(np.asarray(ev.seed, dtype=ev.root.dtype), "backward")
         order = self._reachable(ev.root)
+        users: dict[int, int] = {}  # how many nodes on the way to the root use a tensor
+        for key in order:
+            for t in self.nodes[key][1].parents:
+                users[id(t)] = users.get(id(t), 0) + 1
         grads: dict[int, Value] = {id(ev.root): g}
         leaves: dict[int, Tensor] = {}
+        preactivated: set[int] = set()  # nodes whose gradient is already dL/dZ (fused)
         for key in order:
             _, node, ins = self.nodes[key]
             g = grads.pop(key, None)
@@ -185,7 +200,20 @@ class Planner:
             if getattr(node.out, "_retain", False):
                 raise Unsupported("retain_grad() on a tensor of the step")
             need = [bool(t.requires_grad) for t in node.parents]
-            parent_grads = lower.VJP[node.op](p, g, self.values[key], ins, node.attrs, need)
+            if FUSE:
+                fused = fuse.activation_loss(self, node, ins, g, need, users)
+                if fused is not None:  # dL/dZ of the sigmoid's node, its own rule skipped
+                    probs, dz = fused
+                    grads[id(probs)] = dz
+                    preactivated.add(id(probs))
+                    continue
+            attrs = node.attrs
+            if key in preactivated:
+                attrs = fuse.without_activation(node.op, attrs)
+            if attrs is None:  # a plain activation: the fused gradient is its input's
+                parent_grads = [g]
+            else:
+                parent_grads = lower.VJP[node.op](p, g, self.values[key], ins, attrs, need)
             for t, pg in zip(node.parents, parent_grads):
                 if pg is None or not t.requires_grad:
                     continue

@@ -121,7 +121,12 @@ class Module:
     __compile_effects__ = ("zero_grad",)
 
     def __compile_key__(self) -> tuple[bool, ...]:
-        return tuple(m.training for _, m in self.named_modules())
+        # The sub-module list is read once: a compiled step follows the model's structure
+        # as it was recorded (as any tracing compiler does), and only its modes change.
+        modules = _COMPILE_MODULES.get(self)
+        if modules is None:
+            modules = _COMPILE_MODULES[self] = [m for _, m in self.named_modules()]
+        return tuple([m.training for m in modules])
 
     def __compile_state__(self) -> dict[str, Any]:
         state: dict[str, Any] = dict(self.named_parameters())
@@ -194,6 +199,9 @@ def _walk_modules(module: Module, path: str, seen: set[int]) -> Iterator[tuple[s
     prefix = path + "." if path else ""
     for key, value in vars(module).items():
         yield from _walk_containers(value, prefix + key, seen)
+
+
+_COMPILE_MODULES: weakref.WeakKeyDictionary[Module, list[Module]] = weakref.WeakKeyDictionary()
 
 
 def _walk_containers(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:

@@ -11,7 +11,9 @@ To write an optimizer, subclass `Optimizer` and define `_update(i, p, g)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+import weakref
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -71,9 +73,66 @@ class Optimizer:
 
     __compile_effects__ = ("zero_grad", "step")
 
+    _hyper: tuple[str, ...] | None = None  # the hyper-parameters' names (None: every number)
+
     def __compile_key__(self) -> tuple[Any, ...]:
-        hyper = sorted((k, v) for k, v in vars(self).items() if isinstance(v, (int, float, tuple)))
-        return (type(self).__name__, id(self), tuple(hyper))
+        if self._hyper is None:
+            return tuple(sorted((k, v) for k, v in vars(self).items()
+                                if isinstance(v, (int, float, tuple))))  # fmt: skip
+        return tuple([getattr(self, k) for k in self._hyper])
+
+    def __compile_update__(
+        self, flat_grad: np.ndarray, grads: list[np.ndarray]
+    ) -> Callable[[], None] | None:
+        """One `step()` of every parameter at once, in a few vectorised kernels.
+
+        `grads[i]`, a view of `flat_grad`, is the array a compiled step gives parameter i
+        as its `.grad`. The parameters' data and the per-parameter state become views of
+        flat arrays too, so the returned function runs `_update` once on the flat arrays:
+        the same elementwise numbers as a loop over the parameters. When a call finds
+        things otherwise (another `.grad`, steps counted apart) it runs `step()` itself.
+        """
+        params = self.params
+        if len(grads) != len(params) or any(p.dtype != flat_grad.dtype for p in params):
+            return None
+        flat = _FLAT.get(self)
+        if flat is None or any(p._data is not v for p, v in zip(params, flat[0][1])):
+            flat = (_flatten([p._data for p in params]), {})
+            for p, view in zip(params, flat[0][1]):
+                p.data = view
+            _FLAT[self] = flat
+        (data, views), wholes = flat
+        shadow = copy.copy(self)  # the same rule and hyper-parameters, one flat state entry
+        counters = []
+        for name, value in vars(self).items():
+            if not isinstance(value, list) or name == "params" or len(value) != len(params):
+                continue
+            if name in wholes and all(a is b for a, b in zip(value, wholes[name][1])):
+                setattr(shadow, name, [wholes[name][0]])
+            elif all(isinstance(a, np.ndarray) and a.shape == p.shape
+                     for a, p in zip(value, params)):  # fmt: skip
+                wholes[name] = _flatten(value)
+                value[:] = wholes[name][1]
+                setattr(shadow, name, [wholes[name][0]])
+            else:
+                counters.append(name)
+                setattr(shadow, name, [value[0]])
+
+        def update() -> None:
+            for p, g, view in zip(params, grads, views):
+                if p.grad is not g or p._data is not view or in_use(p):
+                    return self.step()
+            for name in counters:  # e.g. Adam's step counts: one for all, or the slow path
+                value = getattr(self, name)
+                if value.count(value[0]) != len(value):
+                    return self.step()
+                getattr(shadow, name)[0] = value[0]
+            g = flat_grad + self.weight_decay * data if self.weight_decay else flat_grad
+            shadow._update(0, data, g)
+            for name in counters:
+                getattr(self, name)[:] = [getattr(shadow, name)[0]] * len(params)
+
+        return update
 
     def __compile_state__(self) -> dict[str, Any]:
         state: dict[str, Any] = {f"params[{i}]": p for i, p in enumerate(self.params)}
@@ -84,6 +143,20 @@ class Optimizer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} parameters)"
+
+
+# Each optimizer's flat arrays, made once: ((parameters, their views), {state list: ...}).
+_FLAT: weakref.WeakKeyDictionary[Optimizer, Any] = weakref.WeakKeyDictionary()
+
+
+def _flatten(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One flat copy of `arrays`, and views of it shaped as each of them."""
+    whole = np.concatenate([a.ravel() for a in arrays])
+    views, start = [], 0
+    for a in arrays:
+        views.append(whole[start : start + a.size].reshape(a.shape))
+        start += a.size
+    return whole, views
 
 
 class SGD(Optimizer):
@@ -104,6 +177,8 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr, weight_decay)
+        if type(self) is SGD:  # a subclass may add hyper-parameters: every number counts
+            self._hyper = ("lr", "momentum", "weight_decay")
         self.momentum = momentum
         self.velocity = [np.zeros_like(p._data) for p in self.params] if momentum else None
 
@@ -131,6 +206,8 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr, weight_decay)
+        if type(self) is Adam:  # a subclass may add hyper-parameters: every number counts
+            self._hyper = ("lr", "betas", "eps", "weight_decay")
         self.betas = betas
         self.eps = eps
         self.m = [np.zeros_like(p._data) for p in self.params]
@@ -167,6 +244,8 @@ class RMSProp(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr, weight_decay)
+        if type(self) is RMSProp:  # a subclass may add hyper-parameters: every number counts
+            self._hyper = ("lr", "alpha", "eps", "weight_decay")
         self.alpha = alpha
         self.eps = eps
         self.v = [np.zeros_like(p._data) for p in self.params]

@@ -118,6 +118,39 @@ def test_compiled_step_equals_eager(sizes, activation, output, loss, opt_name, d
     assert step.recordings == 2  # one per batch size: the partial batch is its own signature
 
 
+@pytest.mark.parametrize("fuse", [True, False])
+def test_fused_and_unfused_plans_equal_eager(fuse, monkeypatch):
+    from autodiff import planner
+
+    monkeypatch.setattr(planner, "FUSE", fuse)
+    for output, loss in (("sigmoid", "bce"), (None, "bce_with_logits")):
+        step = run_lockstep([3, 8, 8, 1], "relu", output, loss, "momentum", np.float64)
+        assert ("fused" in step.source) == (fuse and loss == "bce")
+
+
+@pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
+def test_the_update_runs_on_flat_arrays(opt_name):
+    (m1, o1), (m2, o2) = twins([3, 5, 2], "tanh", None, np.float64, opt_name)
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    eager = make_step(m2, o2, nn.mse_loss)
+    X, y = data(6, 3, 2, "mse", np.float64)
+    for _ in range(3):
+        compiled(X, y), eager(X, y)
+
+    def refuse() -> None:
+        raise AssertionError("the replay fell back to the per-parameter step()")
+
+    o1.step = refuse
+    for _ in range(3):
+        compiled(X, y), eager(X, y)
+        assert_models_equal(m1, m2, o1, o2, np.float64)
+    p = m1.parameters()[0]
+    assert p.data.base is not None  # a view of the flat parameter buffer
+    p.data = p.data.copy()  # no longer a view: the flat update must step aside
+    with pytest.raises(AssertionError, match="fell back"):
+        compiled(X, y)
+
+
 def test_random_mlps_equal_eager():
     rng = np.random.default_rng(1)
     for _ in range(6):
