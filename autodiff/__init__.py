@@ -7,16 +7,19 @@
 >>> x.grad.shape
 (2, 2)
 
-Modules: `tensor` (the Tensor), `ops` (every op with its backward rule), `engine`
-(the backward pass, `grad`), `mode` (no_grad, detect_anomaly), `gradcheck` (numerical
-checks), `viz` (drawings through Graphviz), `strategies` (hypothesis strategies).
+Modules: `tensor` (the Tensor), `ops` (every op as a primitive: forward and vjp rules),
+`engine` (the backward pass, `grad`), `mode` (no_grad, enable_grad), `versions` (in-place
+safety), `anomaly` (detect_anomaly, library frames), `scope` (`ad.scope`), `gradcheck`
+(numerical checks), `viz` (drawings through Graphviz), `strategies` (hypothesis
+strategies).
 """
 
+from autodiff import anomaly
+from autodiff.anomaly import detect_anomaly
 from autodiff.compile import compile
 from autodiff.engine import grad
 from autodiff.gradcheck import GradcheckError, check_grads, gradcheck, numerical_grad
-from autodiff.inplace import InplaceModificationError
-from autodiff.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from autodiff.mode import enable_grad, is_grad_enabled, no_grad
 from autodiff.ops import (
     abs,
     add,
@@ -53,7 +56,9 @@ from autodiff.ops import (
     transpose,
     where,
 )
+from autodiff.scope import scope
 from autodiff.tensor import Tensor
+from autodiff.versions import InplaceModificationError
 
 __all__ = [
     "GradcheckError",
@@ -61,6 +66,7 @@ __all__ = [
     "Tensor",
     "abs",
     "add",
+    "anomaly",
     "astype",
     "broadcast_to",
     "check_grads",
@@ -93,6 +99,7 @@ __all__ = [
     "pow",
     "relu",
     "reshape",
+    "scope",
     "sigmoid",
     "softmax",
     "sqrt",

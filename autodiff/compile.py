@@ -61,7 +61,7 @@ import numpy as np
 from autodiff import fuse, trace
 from autodiff.lower import Unsupported
 from autodiff.plan import GuardFailed, Plan, build, preallocate, source
-from autodiff.planner import make_plan
+from autodiff.planner import Ambiguous, make_plan
 from autodiff.tensor import Tensor
 
 CHECKED_REPLAYS = 3  # replays that check=True runs beside eager
@@ -69,6 +69,7 @@ CHECKED_REPLAYS = 3  # replays that check=True runs beside eager
 # cannot show effects that only the next call reveals (a `.grad` reset by assignment).
 FIRST_REPLAYS_CHECKED = 1
 MAX_VARIANTS = 8  # recorded paths (guard outcomes) kept per signature
+MAX_RETRIES = 8  # ambiguous recordings (uniform batches) before running eagerly for good
 
 
 def compile(fn: Callable[..., Any] | None = None, *, check: bool = False) -> Any:  # noqa: A001
@@ -98,6 +99,7 @@ class Variant:
 class Entry:
     variants: list[Variant] = field(default_factory=list)
     eager_reason: str | None = None  # set when the step cannot be compiled
+    retries: int = 0  # recordings that could not tell a constant from an argument
 
 
 class Compiled:
@@ -167,6 +169,11 @@ class Compiled:
             preallocate(plan)
             fuse.flat_updates(plan)
             run = build(plan)
+        except Ambiguous as why:
+            entry.retries += 1
+            if entry.retries > MAX_RETRIES:
+                self._eager(entry, f"{why}")
+            return result  # the next call records again, on other values
         except Unsupported as why:
             self._eager(entry, f"{why}")
             return result
@@ -419,6 +426,14 @@ def _difference(got: dict, want: dict, replayed: Any, result: Any) -> str | None
     Gradients are compared first: a wrong gradient then shows as itself, not as the
     parameter the optimizer updated with it.
     """
+    return (
+        _grad_difference(got, want)
+        or _returned_difference(replayed, result, "the returned value")
+        or _state_difference(got, want)
+    )
+
+
+def _grad_difference(got: dict, want: dict) -> str | None:
     for name, w in want.items():
         if isinstance(w, tuple):  # a tensor: (data, grad)
             g = got[name]
@@ -427,9 +442,10 @@ def _difference(got: dict, want: dict, replayed: Any, result: Any) -> str | None
                        f"{'None' if w[1] is None else 'set'} eagerly"  # fmt: skip
             if w[1] is not None and not _close(g[1], w[1]):
                 return _describe(name + ".grad", g[1], w[1])
-    problem = _returned_difference(replayed, result, "the returned value")
-    if problem:
-        return problem
+    return None
+
+
+def _state_difference(got: dict, want: dict) -> str | None:
     for name, w in want.items():
         g = got[name]
         if isinstance(w, tuple) and not _close(g[0], w[0]):
@@ -488,7 +504,7 @@ def _describe(name: str, got: Any, want: Any) -> str:
 
 def _effects(obj: Any) -> tuple[str, ...]:
     if isinstance(obj, Tensor):
-        return ("zero_grad",)
+        return ()  # Tensor.zero_grad tells the recorder itself
     return tuple(getattr(obj, "__compile_effects__", ()))
 
 

@@ -1,65 +1,86 @@
-"""Thread-local switches of the engine: grad mode and anomaly detection.
+"""Grad mode: whether ops record the graph, per thread.
 
-`no_grad()` / `enable_grad()` turn recording of the graph off and on; `detect_anomaly()`
-makes every op check its result and gradient for NaN and inf. Each works as a context
-manager and `no_grad` / `enable_grad` also as decorators. The state is per thread, so a
-`no_grad` block in one thread never changes what another thread records.
+`no_grad()` turns recording off and `enable_grad()` back on; each works as a context
+manager and as a decorator (on plain functions and on generator functions, where the
+mode holds while the generator's own code runs, not while its caller's does). The flag
+is a context variable, so a `no_grad` block in one thread never changes what another
+thread records.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from contextvars import ContextVar
+import inspect
+from collections.abc import Callable, Generator
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-# One context variable holds both switches as bits, so an op reads its mode in one
-# lookup. Context variables are per thread (a new thread starts from the defaults) and
-# also per asyncio task.
-GRAD = 1
-ANOMALY = 2
-MODE: ContextVar[int] = ContextVar("autodiff_mode", default=GRAD)
+GRAD_ENABLED: ContextVar[bool] = ContextVar("autodiff_grad_enabled", default=True)
 
 
 def is_grad_enabled() -> bool:
     """True when operations are being recorded for backward in this thread."""
-    return bool(MODE.get() & GRAD)
+    return GRAD_ENABLED.get()
 
 
-def _with_grad(enabled: bool) -> int:
-    mode = MODE.get()
-    return mode | GRAD if enabled else mode & ~GRAD
+class set_grad_enabled:  # noqa: N801 - named like the PyTorch context manager
+    """Context manager and decorator that sets grad mode to `enabled` inside it."""
 
-
-class _GradMode:
-    """Sets grad mode for the duration of a block or of a decorated function."""
-
-    enabled: bool
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = bool(enabled)
+        self._tokens: list[Token[bool]] = []
 
     def __enter__(self) -> None:
-        self._token = MODE.set(_with_grad(self.enabled))
+        self._tokens.append(GRAD_ENABLED.set(self.enabled))
 
     def __exit__(self, *exc_info: object) -> None:
-        MODE.reset(self._token)
+        GRAD_ENABLED.reset(self._tokens.pop())
 
     def __call__(self, fn: F) -> F:
         enabled = self.enabled
+        if inspect.isgeneratorfunction(fn):
+            return functools.wraps(fn)(_generator_in_mode(fn, enabled))  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            token = MODE.set(_with_grad(enabled))
+            token = GRAD_ENABLED.set(enabled)
             try:
                 return fn(*args, **kwargs)
             finally:
-                MODE.reset(token)
+                GRAD_ENABLED.reset(token)
 
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradMode):  # noqa: N801 - named like the PyTorch context manager
+def _generator_in_mode(fn: Callable[..., Generator[Any, Any, Any]], enabled: bool) -> Any:
+    """A generator function whose body runs in grad mode `enabled`, step by step."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        gen = fn(*args, **kwargs)
+        resume: Callable[[Any], Any] = gen.send
+        value: Any = None
+        while True:
+            token = GRAD_ENABLED.set(enabled)
+            try:
+                item = resume(value)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                GRAD_ENABLED.reset(token)
+            try:
+                value, resume = (yield item), gen.send
+            except GeneratorExit:
+                gen.close()
+                raise
+            except BaseException as error:  # thrown in by the caller: pass it on
+                value, resume = error, gen.throw
+
+    return wrapper
+
+
+class no_grad(set_grad_enabled):  # noqa: N801
     """Context manager and decorator: inside it no graph is recorded.
 
     >>> import autodiff as ad
@@ -70,26 +91,12 @@ class no_grad(_GradMode):  # noqa: N801 - named like the PyTorch context manager
     False
     """
 
-    enabled = False
+    def __init__(self) -> None:
+        super().__init__(False)
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(set_grad_enabled):  # noqa: N801
     """Context manager and decorator that turns recording back on inside `no_grad`."""
 
-    enabled = True
-
-
-class detect_anomaly:  # noqa: N801
-    """Context manager: the first op whose result or gradient holds NaN or inf raises.
-
-    The `FloatingPointError` names the op and the file and line of the user code that
-    created it, also when the anomaly only shows up during `backward`. Recording where
-    each op was created costs time, so use it to debug, not to train.
-    """
-
-    def __enter__(self) -> detect_anomaly:
-        self._token = MODE.set(MODE.get() | ANOMALY)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        MODE.reset(self._token)
+    def __init__(self) -> None:
+        super().__init__(True)

@@ -180,9 +180,10 @@ class Plan:
         shape: tuple[int, ...],
         dtype: Any,
         view_of: Value | None = None,
+        **kwargs: Any,
     ) -> Value:
         out = Value(self.fresh_name(name), tuple(shape), np.dtype(dtype), "tmp", base=view_of)
-        self.add(Kernel(template, args, out, "expr"))
+        self.add(Kernel(template, args, out, "expr", kwargs))
         return out
 
     def stmt(
@@ -209,9 +210,17 @@ class Plan:
 # ---- writing the plan as Python ----
 
 
+class Name(str):
+    """A name of the generated code's environment, written as it is."""
+
+
 def _literal(x: Any) -> str:
-    if isinstance(x, Value):
+    if isinstance(x, (Value)):
         return x.name
+    if isinstance(x, Name):
+        return str(x)
+    if isinstance(x, tuple):
+        return "(" + "".join(_literal(i) + ", " for i in x) + ")"
     if isinstance(x, np.generic):
         return f"np.{type(x).__name__}({x.item()!r})"
     if isinstance(x, np.dtype):
@@ -339,72 +348,84 @@ def preallocate(plan: Plan) -> None:
     that leave the plan (returned, handed to `.grad`, or read by a guard) keep their
     buffer for themselves.
     """
-    last: dict[int, int] = {}
-    for i, k in enumerate(plan.kernels):
-        for v in k.values():
-            last[id(v.root())] = i
-    pinned = _escaping(plan)
-    for g in plan.guards:
-        pinned.add(id(g.value.root()))
-    free: dict[tuple[Any, ...], list[Value]] = {}
-    owner: dict[int, Value] = {}  # value id -> its buffer
-    dying: list[list[Value]] = [[] for _ in plan.kernels]
+    pool = _Pool(plan)
     for i, k in enumerate(plan.kernels):
         if k.form == "call" and k.out is not None:
-            out = k.out
-            key = (out.shape, np.dtype(out.dtype).str)
-            buf = None
-            if id(out) not in pinned and last.get(id(out), -1) > i:
-                if k.elementwise:  # may overwrite an input that dies here
-                    for v in k.values():
-                        r = v.root()
-                        if (
-                            v is r
-                            and id(r) in owner
-                            and last.get(id(r)) == i
-                            and (r.shape, np.dtype(r.dtype).str) == key
-                            and id(r) not in pinned
-                        ):
-                            buf = owner.pop(id(r))
-                            dying[i] = [d for d in dying[i] if d is not r]
-                            break
-                if buf is None and free.get(key):
-                    buf = free[key].pop()
-            if buf is None:
-                buf = Value(out.name, out.shape, out.dtype, "buffer")
-                plan.env[buf.name] = np.empty(out.shape, out.dtype)
-            else:
-                plan.env[out.name] = plan.env[buf.name]  # one array, two readable names
-            k.buffer = Value(out.name, out.shape, out.dtype, "buffer")
-            owner[id(out)] = buf
-            if id(out) not in pinned:
-                end = last.get(id(out), i)
-                dying[builtins_max(end, i)].append(out)
-        for v in dying[i]:
-            buf = owner.pop(id(v), None)
-            if buf is not None:
-                free.setdefault((v.shape, np.dtype(v.dtype).str), []).append(buf)
+            pool.place(i, k)
+        pool.release(i)
     if plan.handed:
-        # The arrays handed to `.grad` are written again by the next call: if a tensor
-        # still holds one (no zero_grad in between), it gets a copy first.
-        first = next(i for i, k in enumerate(plan.kernels) if k.section == "backward")
-        pairs = ", ".join(f"({h}, {{{i}}})" for i, (h, _) in enumerate(plan.handed))
-        release = Kernel(
-            f"_release({pairs})",
-            tuple(v for _, v in plan.handed),
-            None,
-            "stmt",
-            section="backward",
-            comment="keep last call's .grad arrays intact",
-        )
-        plan.kernels.insert(first, release)
-        for g in plan.guards:
-            if g.after > first:
-                g.after += 1
+        _release_handed(plan)
 
 
-def builtins_max(a: int, b: int) -> int:
-    return a if a > b else b
+class _Pool:
+    """The buffers of a plan: who owns which, which are free, when each value dies."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.last: dict[int, int] = {}
+        for i, k in enumerate(plan.kernels):
+            for v in k.values():
+                self.last[id(v.root())] = i
+        self.pinned = _escaping(plan) | {id(g.value.root()) for g in plan.guards}
+        self.free: dict[tuple[Any, ...], list[Value]] = {}
+        self.owner: dict[int, Value] = {}  # value id -> its buffer
+        self.dying: list[list[Value]] = [[] for _ in plan.kernels]
+
+    def _reusable(self, i: int, k: Kernel, key: tuple[Any, ...]) -> Value | None:
+        if k.elementwise:  # may overwrite an input that dies here
+            for v in k.values():
+                r = v.root()
+                if (v is r and id(r) in self.owner and self.last.get(id(r)) == i
+                        and _key(r) == key and id(r) not in self.pinned):  # fmt: skip
+                    self.dying[i] = [d for d in self.dying[i] if d is not r]
+                    return self.owner.pop(id(r))
+        if self.free.get(key):
+            return self.free[key].pop()
+        return None
+
+    def place(self, i: int, k: Kernel) -> None:
+        out = k.out
+        buf = None
+        if id(out) not in self.pinned and self.last.get(id(out), -1) > i:
+            buf = self._reusable(i, k, _key(out))
+        if buf is None:
+            buf = Value(out.name, out.shape, out.dtype, "buffer")
+            self.plan.env[buf.name] = np.empty(out.shape, out.dtype)
+        else:
+            self.plan.env[out.name] = self.plan.env[buf.name]  # one array, two readable names
+        k.buffer = Value(out.name, out.shape, out.dtype, "buffer")
+        self.owner[id(out)] = buf
+        if id(out) not in self.pinned:
+            self.dying[max(self.last.get(id(out), i), i)].append(out)
+
+    def release(self, i: int) -> None:
+        for v in self.dying[i]:
+            buf = self.owner.pop(id(v), None)
+            if buf is not None:
+                self.free.setdefault(_key(v), []).append(buf)
+
+
+def _key(v: Value) -> tuple[Any, ...]:
+    return (v.shape, np.dtype(v.dtype).str)
+
+
+def _release_handed(plan: Plan) -> None:
+    """The arrays handed to `.grad` are written again by the next call: if a tensor still
+    holds one (no zero_grad in between), it gets a copy first."""
+    first = next(i for i, k in enumerate(plan.kernels) if k.section == "backward")
+    pairs = ", ".join(f"({h}, {{{i}}})" for i, (h, _) in enumerate(plan.handed))
+    release = Kernel(
+        f"_release({pairs})",
+        tuple(v for _, v in plan.handed),
+        None,
+        "stmt",
+        section="backward",
+        comment="keep last call's .grad arrays intact",
+    )
+    plan.kernels.insert(first, release)
+    for g in plan.guards:
+        if g.after > first:
+            g.after += 1
 
 
 def _escaping(plan: Plan) -> set[int]:

@@ -16,10 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from autodiff import fuse, lower, trace
+from autodiff import lower, trace
 from autodiff.lower import Unsupported
-from autodiff.plan import GuardCheck, Plan, Value, wrap
+from autodiff.plan import GuardCheck, Name, Plan, Value, wrap
 from autodiff.tensor import Tensor
+
+
+class Ambiguous(Unsupported):
+    """This recording cannot tell a constant from an argument's values: record again."""
+
 
 IDEMPOTENT = frozenset({"zero_grad"})  # calls a failed guard may safely repeat eagerly
 FUSE = True  # the rewrites of autodiff.fuse (tests compare against FUSE = False)
@@ -40,6 +45,7 @@ class Planner:
         self.plan.env["_accumulate"] = _accumulate
         self.plan.env["_release"] = _release
         self.plan.env["_tensor"] = _tensor
+        self.plan.env["_onehot"] = _onehot
         self.args = [self.plan.arg(n, a.shape, a.dtype) for n, a in zip(arg_names, arg_arrays)]
         self.arg_arrays = arg_arrays
         self.known = known  # id(tensor) -> readable name, for the objects' tensors
@@ -48,6 +54,7 @@ class Planner:
         self.nodes: dict[int, tuple[int, trace.OpEvent, list[Value]]] = {}
         self.fresh: list[tuple[Value, np.ndarray]] = []
         self.effects: list[str] = []
+        self.node_attrs: dict[int, dict[str, Any]] = {}  # id(tensor) -> its attrs as values
         for v, a in zip(self.args, arg_arrays):
             self.arrays.setdefault(id(a), v)
 
@@ -78,55 +85,114 @@ class Planner:
         name = self.known.get(id(t)) or t.name or "p"
         return self.plan.live(name, t, t.shape, t.dtype)
 
-    def _match(self, data: np.ndarray, op: str) -> Value:
-        """The argument or fresh draw `data` equals (maybe converted), else a number."""
-        data = np.asarray(data)
-        candidates = list(zip(self.args, self.arg_arrays)) + self.fresh
+    def _arg_hits(self, data: np.ndarray, op: str) -> list[tuple[Value, np.ndarray]]:
+        """The arguments and draws whose values `data` holds (maybe converted)."""
         hits = []
-        for v, a in candidates:
+        for v, a in list(zip(self.args, self.arg_arrays)) + self.fresh:
             if a.size != data.size:
                 continue
             if a.dtype == data.dtype and a.shape == data.shape:
                 same = np.array_equal(a, data, equal_nan=a.dtype.kind == "f")
             else:
                 with np.errstate(all="ignore"):
-                    converted = a.astype(data.dtype).reshape(data.shape)
-                same = np.array_equal(converted, data)
+                    same = np.array_equal(a.astype(data.dtype).reshape(data.shape), data)
             if same:
                 hits.append((v, a))
         if len({id(a) for _, a in hits}) > 1:
             raise Unsupported(
                 f"{op} reads an array of shape {data.shape} that equals several arguments"
             )
+        return hits
+
+    def _converted(self, v: Value, data: np.ndarray) -> Value:
+        """`v` as `data`'s dtype and shape."""
+        if np.dtype(v.dtype) != data.dtype:
+            v = self.plan.expr("{0}.astype({1})", v, data.dtype, name=v.name + "_" +
+                               data.dtype.name, shape=v.shape, dtype=data.dtype)  # fmt: skip
+        if v.shape != data.shape:
+            v = self.plan.expr("{0}.reshape({1})", v, data.shape, name=v.name + "_r",
+                               shape=data.shape, dtype=data.dtype, view_of=v)  # fmt: skip
+        return v
+
+    def _match(self, data: np.ndarray, op: str) -> Value:
+        """The argument or fresh draw `data` equals (maybe converted), else a number."""
+        data = np.asarray(data)
+        hits = self._arg_hits(data, op)
+        uniform = data.size > 1 and _filled(data)
+        if hits and uniform:
+            raise Ambiguous(f"{op} reads an array of one repeated value that equals an argument")
         if hits:
-            v = hits[0][0]
-            if np.dtype(v.dtype) != data.dtype:
-                v = self.plan.expr("{0}.astype({1})", v, data.dtype, name=v.name + "_" +
-                                   data.dtype.name, shape=v.shape, dtype=data.dtype)  # fmt: skip
-            if v.shape != data.shape:
-                v = self.plan.expr("{0}.reshape({1})", v, data.shape, name=v.name + "_r",
-                                   shape=data.shape, dtype=data.dtype, view_of=v)  # fmt: skip
+            v = self._converted(hits[0][0], data)
             self.arrays[id(data)] = v
             return v
-        if data.size <= 1:
-            return self.plan.const("c", data.copy())
+        derived = self._derived(data)
+        if derived is not None and uniform:
+            raise Ambiguous(f"{op} reads an array of one repeated value made from an argument")
+        if derived is not None:
+            self.arrays[id(data)] = derived
+            return derived
+        if data.size <= 1 or (data.dtype.kind in "fb" and uniform):
+            # A number, or an array of one repeated value (zeros for a stack): made from
+            # shapes alone, as the losses do. A mask computed from data that happens to be
+            # uniform at recording would be taken for one too; the first replay is checked.
+            return self.plan.const("c" if data.size <= 1 else "filled", data.copy())
         raise Unsupported(
             f"{op} reads an array of shape {data.shape} made outside autodiff ops in the step "
             "(not an argument, a parameter or a draw through autodiff.trace.fresh)"
         )
 
+    def _derived(self, data: np.ndarray) -> Value | None:
+        """`1 - y` or a one-hot table of integer labels `y`, for an argument `y`."""
+        for v, a in zip(self.args, self.arg_arrays):
+            if a.size == data.size and a.dtype.kind in "fiub" and data.dtype.kind == "f":
+                with np.errstate(all="ignore"):
+                    complement = 1 - a.astype(data.dtype).reshape(data.shape)
+                if np.array_equal(complement, data):
+                    base = self._match(a.astype(data.dtype).reshape(data.shape), "1 - y")
+                    return self.plan.call("np.subtract", 1, base, name="one_minus_" + v.name,
+                                          elementwise=True)  # fmt: skip
+            if (data.ndim == 2 and data.shape[1] > 1 and a.size == data.shape[0]
+                    and a.dtype.kind in "iu"
+                    and data.dtype.kind == "f" and np.array_equal(
+                        _onehot(a.reshape(-1), data.shape[1], data.dtype), data)):  # fmt: skip
+                return self.plan.call("_onehot", v, data.shape[1], data.dtype, name="onehot",
+                                      shape=data.shape, dtype=data.dtype)  # fmt: skip
+        return None
+
     # ---- events ----
 
+    def attrs(self, ev: trace.OpEvent) -> dict[str, Any]:
+        """The per-call facts, arrays among them as values (an index may come from data)."""
+        return {key: self._attr(val, ev.op, key) for key, val in ev.attrs.items()}
+
+    def _attr(self, val: Any, op: str, key: str) -> Any:
+        if isinstance(val, trace.TracedFloat):
+            raise Unsupported(f"{op} uses a value read with item() ({key})")
+        if isinstance(val, np.ndarray):
+            return self._match(val, op) if val.dtype.kind != "O" else self._opaque(op, key)
+        if isinstance(val, (list, tuple)):
+            items = [self._attr(v, op, key) for v in val]
+            if not any(isinstance(v, Value) for v in items):
+                return type(val)(items) if isinstance(val, tuple) else Name(self.plan.obj(
+                    "attr", val))  # fmt: skip
+            template = "(" + "".join(f"{{{i}}}, " for i in range(len(items))) + ")"
+            return self.plan.expr(template, *items, name=key, shape=(), dtype=np.float64)
+        if val is None or isinstance(val, (bool, int, float, str, np.generic, np.dtype, slice)):
+            return val if not isinstance(val, slice) else Name(self.plan.obj("s", val))
+        return self._opaque(op, key, val)
+
+    def _opaque(self, op: str, key: str, val: Any = None) -> Any:
+        if val is not None and not isinstance(val, np.ndarray):
+            return Name(self.plan.obj(key, val))  # an object the step always passes alike
+        raise Unsupported(f"{op}: its {key} is an object array")
+
     def op(self, index: int, ev: trace.OpEvent) -> None:
-        for key, val in ev.attrs.items():
-            if isinstance(val, trace.TracedFloat):
-                raise Unsupported(f"{ev.op} uses a value read with item() ({key})")
-        if ev.op not in lower.FORWARD:
-            raise Unsupported(f"the op {ev.op!r} (no lowering in autodiff.lower)")
         if self.effects and self.plan.section == "backward":
             self.plan.section = "forward"
         ins = [self.value_of(t, ev.op) for t in ev.parents]
-        v = lower.FORWARD[ev.op](self.plan, ins, ev.attrs, ev.out)
+        attrs = self.attrs(ev)
+        self.node_attrs[id(ev.out)] = attrs
+        v = lower.forward(self.plan, ev.prim, ins, attrs, ev.out)
         if tuple(v.shape) != tuple(ev.out.shape):
             raise Unsupported(f"{ev.op}: lowering gave shape {v.shape}, eager {ev.out.shape}")
         self.values[id(ev.out)] = v
@@ -173,59 +239,49 @@ class Planner:
         )
 
     def backward(self, ev: trace.BackwardEvent) -> None:
-        p = self.plan
-        root = self.values.get(id(ev.root))
-        if root is None or id(ev.root) not in self.nodes:
+        """The backward pass from `ev.root`, written out, then the `.grad` accumulation."""
+        if id(ev.root) not in self.nodes:
             raise Unsupported("backward() from a tensor the step did not compute")
-        p.section = "backward"
-        if ev.seed is None:
-            g = p.const("ones", np.ones(ev.root.shape, ev.root.dtype))
-        elif isinstance(ev.seed, Tensor):
-            g = self.value_of(ev.seed, "backward")
-        else:
-            g = self._match(np.asarray(ev.seed, dtype=ev.root.dtype), "backward")
-        order = self._reachable(ev.root)
-        users: dict[int, int] = {}  # how many nodes on the way to the root use a tensor
-        for key in order:
-            for t in self.nodes[key][1].parents:
-                users[id(t)] = users.get(id(t), 0) + 1
-        grads: dict[int, Value] = {id(ev.root): g}
+        self.plan.section = "backward"
+        grads: dict[int, Value] = {id(ev.root): self._seed(ev)}
         leaves: dict[int, Tensor] = {}
-        preactivated: set[int] = set()  # nodes whose gradient is already dL/dZ (fused)
-        for key in order:
-            _, node, ins = self.nodes[key]
+        for key in self._reachable(ev.root):
             g = grads.pop(key, None)
-            if g is None:
+            if g is not None:
+                self._propagate(key, g, grads, leaves)
+        self._hand_out(grads, leaves)
+
+    def _seed(self, ev: trace.BackwardEvent) -> Value:
+        if ev.seed is None:
+            return self.plan.const("ones", np.ones(ev.root.shape, ev.root.dtype))
+        if isinstance(ev.seed, Tensor):
+            return self.value_of(ev.seed, "backward")
+        return self._match(np.asarray(ev.seed, dtype=ev.root.dtype), "backward")
+
+    def _propagate(
+        self, key: int, g: Value, grads: dict[int, Value], leaves: dict[int, Tensor]
+    ) -> None:
+        """The node's rules, their gradients summed into `grads` in the eager order."""
+        _, node, ins = self.nodes[key]
+        if getattr(node.out, "_retain", False):
+            raise Unsupported("retain_grad() on a tensor of the step")
+        need = [bool(t.requires_grad) for t in node.parents]
+        attrs = self.node_attrs[key]
+        input_grads = lower.vjp(self.plan, node.prim, g, self.values[key], ins, attrs, need)
+        for t, pg in zip(node.parents, input_grads):
+            if pg is None or not t.requires_grad:
                 continue
-            if getattr(node.out, "_retain", False):
-                raise Unsupported("retain_grad() on a tensor of the step")
-            need = [bool(t.requires_grad) for t in node.parents]
-            if FUSE:
-                fused = fuse.activation_loss(self, node, ins, g, need, users)
-                if fused is not None:  # dL/dZ of the sigmoid's node, its own rule skipped
-                    probs, dz = fused
-                    grads[id(probs)] = dz
-                    preactivated.add(id(probs))
-                    continue
-            attrs = node.attrs
-            if key in preactivated:
-                attrs = fuse.without_activation(node.op, attrs)
-            if attrs is None:  # a plain activation: the fused gradient is its input's
-                parent_grads = [g]
-            else:
-                parent_grads = lower.VJP[node.op](p, g, self.values[key], ins, attrs, need)
-            for t, pg in zip(node.parents, parent_grads):
-                if pg is None or not t.requires_grad:
-                    continue
-                if tuple(pg.shape) != tuple(t.shape):
-                    raise Unsupported(f"{node.op}: gradient of shape {pg.shape} for {t.shape}")
-                if id(t) in grads:
-                    grads[id(t)] = p.call("np.add", grads[id(t)], pg, name="d_sum",
-                                          elementwise=True)  # fmt: skip
-                else:
-                    grads[id(t)] = pg
-                if id(t) not in self.nodes:
-                    leaves[id(t)] = t
+            if tuple(pg.shape) != tuple(t.shape):
+                raise Unsupported(f"{node.op}: gradient of shape {pg.shape} for {t.shape}")
+            if id(t) in grads:
+                pg = self.plan.call("np.add", grads[id(t)], pg, name="d_sum", elementwise=True)
+            grads[id(t)] = pg
+            if id(t) not in self.nodes:
+                leaves[id(t)] = t
+
+    def _hand_out(self, grads: dict[int, Value], leaves: dict[int, Tensor]) -> None:
+        """Accumulate into each leaf's `.grad` an array of its own."""
+        p = self.plan
         pairs = []
         handed: set[int] = set()
         for key, t in leaves.items():
@@ -235,9 +291,9 @@ class Planner:
             handed.add(id(gv))
             pairs.append((self._holder(t), gv))
         p.handed.extend(pairs)
+        for h, gv in pairs:
+            p.stmt(f"_accumulate({h}, {{0}})", gv, comment=f"{h}.grad += {gv.name}")
         if pairs:
-            for h, gv in pairs:
-                p.stmt(f"_accumulate({h}, {{0}})", gv, comment=f"{h}.grad += {gv.name}")
             self.effects.append("backward")
 
     def _holder(self, t: Tensor) -> str:
@@ -248,16 +304,25 @@ class Planner:
         return self.plan.obj(name.replace(".", "_") + "_tensor", t)
 
     def _reachable(self, root: Any) -> list[int]:
-        """Recorded nodes `root` depends on through inputs that require grad, newest first."""
-        seen: set[int] = set()
-        stack = [root]
+        """Recorded nodes `root` depends on, in the order the engine's backward visits them.
+
+        The same depth-first order as `autodiff.engine.toposort` (reversed), so gradients
+        that meet are summed in the eager order.
+        """
+        order: list[int] = []
+        visited: set[int] = set()
+        stack: list[tuple[Any, bool]] = [(root, False)]
         while stack:
-            t = stack.pop()
-            if id(t) in seen or id(t) not in self.nodes:
-                continue
-            seen.add(id(t))
-            stack.extend(q for q in self.nodes[id(t)][1].parents if q.requires_grad)
-        return sorted(seen, key=lambda k: -self.nodes[k][0])
+            t, expanded = stack.pop()
+            if expanded:
+                order.append(id(t))
+            elif id(t) not in visited and id(t) in self.nodes:
+                visited.add(id(t))
+                stack.append((t, True))
+                for q in reversed(self.nodes[id(t)][1].parents):
+                    if id(q) not in visited and q.requires_grad:
+                        stack.append((q, False))
+        return order[::-1]
 
     # ---- the result ----
 
@@ -311,6 +376,22 @@ def make_plan(
 
 
 # ---- helpers of the generated code ----
+
+
+def _filled(a: np.ndarray) -> bool:
+    flat = a.reshape(-1)
+    return bool(flat.size) and bool(np.all(flat == flat[0]))
+
+
+def _onehot(labels: np.ndarray, classes: int, dtype: Any, out: np.ndarray | None = None):
+    """A (batch, classes) table with 1 at each row's label (what the losses build)."""
+    labels = labels.reshape(-1)
+    if out is None:
+        out = np.zeros((labels.size, classes), dtype=dtype)
+    else:
+        out[...] = 0
+    out[np.arange(labels.size), labels] = 1
+    return out
 
 
 def _accumulate(t: Tensor, g: np.ndarray) -> None:

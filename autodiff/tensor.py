@@ -1,54 +1,50 @@
-"""The Tensor: a numpy array plus the record of the operation that made it.
+"""The Tensor: a numpy array plus the record of the primitive op that made it.
 
-A tensor made by an op while grad mode is on and some input requires grad is a *node*:
-it keeps its inputs (`_parents`) and a vector-Jacobian product (`_vjp`) that maps the
-gradient of its result to gradients of its inputs. Everything else is a *leaf*. The
-differentiable operators and methods are the functions of `autodiff.ops`, where every
-op's forward and backward rule live side by side; the backward pass is in
-`autodiff.engine`, and `apply` below is how an op records itself.
+A tensor made by an op while grad mode is on and some input requires grad is a *node*.
+It stores the op's primitive (`_prim`: its name, numpy forward and vjp rule, see
+`autodiff.ops`), its inputs (`_parents`), the per-call facts of the op (`_attrs`: axis,
+shape, a Python-number operand...), the versions of its inputs when it was made
+(`_versions`, see `autodiff.versions`) and the innermost `ad.scope` it was made in
+(`_scope`). Every other tensor is a *leaf*. So a recorded graph can be replayed (each
+node's forward from its parents' arrays and its attributes) and drawn. The methods and
+operators below delegate to the functions of `autodiff.ops`; the backward pass lives
+in `autodiff.engine`.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from autodiff import inplace
 from autodiff import trace as _trace
-from autodiff.inplace import CONSTANT, guarded_view, in_use, watch_leaf
-from autodiff.mode import ANOMALY, GRAD, MODE
+from autodiff import versions
 
 ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
-
-
-def _released_vjp(*args: Any) -> Any:  # placeholder left behind by backward()
-    raise AssertionError("unreachable: the engine checks for a released graph first")
+_FLOATS = (np.float32, np.float64)
+NO_ATTRS: dict[str, Any] = {}  # the attributes of leaves and of ops without any: never mutated
 
 
 def to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
-    """`data` as a float32 or float64 array, following the contract's dtype rules."""
+    """`data` as a float32 or float64 array following the contract's dtype rules.
+
+    Anything that is not real numbers (None, strings, complex, objects) is a TypeError.
+    """
     if isinstance(data, Tensor):
         data = data._data
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf":
+        given = type(data).__name__ if array.ndim == 0 else f"an array of dtype {array.dtype}"
+        why = " (complex numbers are not supported)" if array.dtype.kind == "c" else ""
+        raise TypeError(f"Tensor data must be real numbers (bool, int or float); got {given}{why}")
     if dtype is not None:
         dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Tensor dtype must be a floating type such as float32; got {dtype}")
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data)
-    kind = array.dtype.kind
-    if kind == "f":
-        if array.dtype.type is not np.float64 and array.dtype.type is not np.float32:
-            array = array.astype(np.float64)
-        return array
-    if kind in "biu":
-        return array.astype(np.float64)
-    raise TypeError(
-        f"Tensor data must be real numbers (bool, int or float); got dtype {array.dtype}"
-        + (" (complex numbers are not supported)" if kind == "c" else "")
-    )
+        if dtype.type not in _FLOATS:
+            raise TypeError(
+                f"Tensor dtype must be a floating type (float32 or float64); got {dtype}"
+            )
+        return array.astype(dtype, copy=False)
+    return array if array.dtype.type in _FLOATS else array.astype(np.float64)
 
 
 class Tensor:
@@ -56,8 +52,7 @@ class Tensor:
 
     `Tensor(data, requires_grad=False, *, dtype=None, name=None)`: `data` is a Python
     number, nested list, numpy array or Tensor. Ints and bools become float64; float32
-    and float64 arrays keep their dtype; the tensor keeps its own copy of an array. A
-    Python number gives a 0-d tensor, so micrograd-style scalar graphs work as well.
+    and float64 arrays keep their dtype; the tensor keeps its own copy of an array.
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True, name="x")
     >>> y = (x * x).sum()
@@ -66,95 +61,55 @@ class Tensor:
     array([2., 4.])
     """
 
-    # The attributes every tensor sets are slots; the rarely set ones are class defaults
-    # that an instance overrides in its lazily created __dict__, so making a tensor is cheap.
-    __slots__ = (
-        "_data",
-        "requires_grad",
-        "op",
-        "_parents",
-        "_vjp",
-        "_pins",
-        "_meta",
-        "_seq",
-        "_grad_sum",
-        "__dict__",
-        "__weakref__",
-    )
-    grad: np.ndarray | None = None
-    name: str | None = None
-    _retain = False  # set by retain_grad()
-    _users: list[Any] | None = None  # weak references to the live ops using a leaf
+    __slots__ = ("_data", "requires_grad", "grad", "name", "_prim", "_parents", "_attrs",
+                 "_versions", "_scope", "_version", "_retain", "__weakref__")  # fmt: skip
     __array_ufunc__ = None  # numpy defers to our reflected operators: array + tensor works
 
     def __init__(
-        self,
-        data: ArrayLike,
-        requires_grad: bool = False,
-        *,
-        dtype: Any = None,
+        self, data: ArrayLike, requires_grad: bool = False, *, dtype: Any = None,
         name: str | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor name must be a str, got {type(name).__name__}")
         array = to_array(data, dtype)
         source = data._data if isinstance(data, Tensor) else data
         if isinstance(source, np.ndarray) and np.may_share_memory(array, source):
             array = array.copy()  # the tensor owns its data: no outside alias can change it
-        self._data = array
-        self.requires_grad = bool(requires_grad)
-        self.op = ""
-        self._parents: tuple[Tensor, ...] = ()
-        self._vjp: Callable[..., Any] | None = None
-        self._pins = 0  # 1 while a leaf's array is pinned read-only; see autodiff.inplace
-        self._meta: dict[str, Any] | None = None  # the op's arguments worth drawing
-        if name is not None:
-            self.name = name
+        _init(self, array, bool(requires_grad))
+        self.name = name
 
     # ---- storage and properties ----
 
     @property
     def data(self) -> np.ndarray:
-        """The values as a numpy array (read-only while a live graph needs them)."""
-        if type(self._data) is not np.ndarray:
-            _own_array(self)
+        """The values: a view of the array whose writes bump this tensor's version."""
         if _trace.STATE.recorder is not None:  # ad.compile is recording
             _trace.read(self, "data")
-        return guarded_view(self) if in_use(self) else self._data
+        return versions.view(self)
 
     @data.setter
     def data(self, value: ArrayLike) -> None:
-        if in_use(self):
-            if value is self._data or (
-                isinstance(value, inplace.GuardedArray) and value.base is self._data
-            ):
-                return  # `t.data += x` on a pinned tensor already raised; this is a no-op
-            raise inplace._refuse(inplace.describe(self))
-        self._data = to_array(value)
+        if isinstance(value, versions.DataView) and value._owner is self:
+            if value.base is self._data:
+                return  # `t.data += x` already wrote (and counted) in place
+        versions.bump(self)
+        self._data = Tensor(value)._data
+
+    shape = property(lambda self: self._data.shape, doc="The shape, as numpy's.")
+    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
+    size = property(lambda self: self._data.size, doc="The number of elements.")
+    dtype = property(lambda self: self._data.dtype, doc="float32 or float64.")
+    T = property(lambda self: ops.transpose(self), doc="Axes reversed (differentiable).")
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
-
-    @property
-    def size(self) -> int:
-        return self._data.size
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
-
-    @property
-    def T(self) -> Tensor:
-        """The tensor with its axes reversed (differentiable)."""
-        return ops.transpose(self)
+    def op(self) -> str:
+        """The name of the op that made this tensor ("" for a leaf)."""
+        return "" if self._prim is None else self._prim.name
 
     @property
     def is_leaf(self) -> bool:
         """True for tensors not made by a recorded op (inputs, parameters, constants)."""
-        return not self.op
+        return self._prim is None
 
     # ---- autodiff ----
 
@@ -171,6 +126,8 @@ class Tensor:
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`grad` becomes None)."""
+        if _trace.STATE.recorder is not None:  # ad.compile is recording
+            _trace.call(self, "zero_grad")
         self.grad = None
 
     def retain_grad(self) -> None:
@@ -180,17 +137,11 @@ class Tensor:
         self._retain = True
 
     def detach(self) -> Tensor:
-        """A leaf sharing this tensor's data, cut off from the graph.
-
-        While a live graph still needs the data, the detached leaf sees it read-only.
-        """
-        data = self._data if type(self._data) is np.ndarray else _own_array(self)
-        if in_use(self):
-            data = data.view()
-            data.setflags(write=False)
+        """A leaf sharing this tensor's data (read-only), cut off from the graph."""
+        data = self._data.view()
+        data.flags.writeable = False
         detached = leaf(data)
-        if self.name is not None:
-            detached.name = self.name
+        detached.name = self.name
         return detached
 
     def numpy(self) -> np.ndarray:
@@ -200,28 +151,19 @@ class Tensor:
     def item(self) -> float:
         """The value of a single-element tensor as a Python float."""
         if self._data.size != 1:
-            raise ValueError(
-                f"item() needs a tensor with one element; this one has shape {self.shape}"
-            )
+            raise ValueError(f"item() needs a tensor with one element; shape is {self.shape}")
         if _trace.STATE.recorder is not None and (traced := _trace.read(self, "item")) is not None:
             return traced
         return self._data.item()
-
-    def astype(self, dtype: Any) -> Tensor:
-        """The tensor converted to a floating `dtype` (differentiable)."""
-        return ops.astype(self, dtype)
 
     # ---- Python protocol ----
 
     def __repr__(self) -> str:
         if self._data.size <= 12:
-            body = np.array2string(self._data, separator=", ", precision=4)
-            body = " ".join(body.split())  # one line, also for 2-D values
+            body = " ".join(np.array2string(self._data, separator=", ", precision=4).split())
         else:  # a summary, never a wall of numbers
             body = f"shape={self.shape}"
-        extras = []
-        if self.name:
-            extras.append(f"name={self.name!r}")
+        extras = [f"name={self.name!r}"] if self.name else []
         if self.op:
             extras.append(f"op={self.op!r}")
         elif self.requires_grad:
@@ -235,6 +177,11 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return len(self._data)
 
+    def __iter__(self) -> Any:
+        if not self._data.ndim:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self._data)))
+
     def __bool__(self) -> bool:
         if _trace.STATE.recorder is not None:  # ad.compile is recording
             _trace.read(self, "bool")
@@ -246,10 +193,11 @@ class Tensor:
         return float(self._data)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        data = self.data  # read-only while a live graph needs it, as `.data` is
-        if dtype is not None and np.dtype(dtype) != data.dtype:
-            return data.astype(dtype)
-        return data.copy() if copy else data
+        if copy or (dtype is not None and np.dtype(dtype) != self._data.dtype):
+            return self._data.astype(dtype if dtype is not None else self._data.dtype)
+        data = self._data.view()
+        data.flags.writeable = False  # writes go through `.data`, which counts them
+        return data
 
     __hash__ = object.__hash__
 
@@ -272,30 +220,150 @@ class Tensor:
     def __ge__(self, other: ArrayLike) -> np.ndarray:
         return self._data >= _value(other)
 
-    # ---- differentiable operators and methods (rules in autodiff.ops) ----
-    # `+ * - / ** @`, unary `-`, indexing and the math methods (exp ... logsumexp) are
-    # the functions of autodiff.ops themselves, bound at the end of this module.
+    # ---- differentiable operators and methods (each op's math is in autodiff.ops) ----
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.sub(self, other)
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
         return ops.sub(other, self)
 
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.div(self, other)
+
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
         return ops.div(other, self)
+
+    def __pow__(self, other: ArrayLike) -> Tensor:
+        return ops.pow(self, other)
 
     def __rpow__(self, other: ArrayLike) -> Tensor:
         return ops.pow(other, self)
 
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.matmul(self, other)
+
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
         return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
 
     def __pos__(self) -> Tensor:
         return self
 
+    def __abs__(self) -> Tensor:
+        return ops.abs(self)
 
-def _own_array(t: Tensor) -> np.ndarray:
-    """Give `t` a 0-d array in place of the numpy scalar a recorded op left (see `apply`)."""
-    t._data = np.asarray(t._data)
-    return t._data
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.getitem(self, index)
+
+    # In place as in PyTorch: see `autodiff.ops.inplace`.
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return ops.inplace(ops.add, self, other)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return ops.inplace(ops.sub, self, other)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return ops.inplace(ops.mul, self, other)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.inplace(ops.div, self, other)
+
+    def exp(self) -> Tensor:
+        return ops.exp(self)
+
+    def log(self) -> Tensor:
+        return ops.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.sqrt(self)
+
+    def tanh(self) -> Tensor:
+        return ops.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return ops.relu(self)
+
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Tensor:
+        return ops.leaky_relu(self, slope)
+
+    def clip(self, lo: float | None, hi: float | None) -> Tensor:
+        return ops.clip(self, lo, hi)
+
+    def astype(self, dtype: Any) -> Tensor:
+        return ops.astype(self, dtype)
+
+    def copy(self) -> Tensor:
+        return ops.copy(self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.min(self, axis, keepdims)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return ops.logsumexp(self, axis, keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.log_softmax(self, axis)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return ops.transpose(self, *axes)
+
+    def broadcast_to(self, shape: Any) -> Tensor:
+        return ops.broadcast_to(self, shape)
+
+
+def _init(t: Tensor, data: np.ndarray, requires_grad: bool) -> None:
+    t._data, t.requires_grad, t.grad, t.name, t._prim = data, requires_grad, None, None, None
+    t._parents, t._attrs, t._versions, t._scope, t._version, t._retain = (
+        (),
+        NO_ATTRS,
+        None,
+        None,
+        0,
+        False,
+    )
+
+
+def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A leaf around an array that already follows the dtype rules (no checks: internal)."""
+    t = object.__new__(Tensor)
+    _init(t, data, requires_grad)
+    return t
 
 
 def _value(x: Any) -> Any:
@@ -306,139 +374,16 @@ def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
     """`x` itself if it is a Tensor, else a constant leaf holding a private copy of it.
 
     Python numbers take `like`'s dtype, and so do bool and int arrays (masks, counts).
-    No one else can write to the copy, so the in-place guard never needs to watch it.
     """
     if isinstance(x, Tensor):
         return x
-    if type(x) is np.ndarray and (x.dtype.type is np.float64 or x.dtype.type is np.float32):
-        t = leaf(x.copy())  # the common case: a float batch, copied once
-        t._pins = CONSTANT
-        return t
-    if like is not None and isinstance(x, (int, float)):
-        array = np.asarray(x, dtype=like._data.dtype)
-    else:
-        array = np.asarray(x)
-        if like is not None and array.dtype.kind in "biu":
-            array = array.astype(like._data.dtype)
-        else:
-            array = to_array(array)
-        if isinstance(x, np.ndarray) and np.may_share_memory(array, x):
-            array = array.copy()
-    t = leaf(array)
-    t._pins = CONSTANT
-    return t
+    array = np.asarray(x)
+    if like is not None and array.dtype.kind in "biu":
+        return leaf(array.astype(like._data.dtype))
+    if like is not None and not isinstance(x, np.ndarray) and array.dtype.kind == "f":
+        return leaf(array.astype(like._data.dtype, copy=False))  # Python floats, lists
+    array = to_array(array)
+    return leaf(array.copy() if isinstance(x, np.ndarray) and array is x else array)
 
 
-_new = object.__new__
-
-
-def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
-    """A leaf around an array that already follows the dtype rules (no checks: internal)."""
-    t = _new(Tensor)
-    t._data = data
-    t.requires_grad = requires_grad
-    t.op = ""
-    t._parents = ()
-    t._vjp = None
-    t._pins = 0
-    t._meta = None
-    return t
-
-
-# numpy hands back the result of arithmetic on 0-d arrays as a scalar (np.float64), whose
-# arithmetic is several times cheaper than a 0-d array's. A recorded op keeps it as is, so
-# scalar graphs (micrograd style, a million-op chain) stay cheap; `Tensor.data` and every
-# leaf see a 0-d array.
-_F64, _F32 = np.float64, np.float32
-# Every recorded op gets the next number: an op's inputs always have smaller ones, so
-# the backward pass can visit nodes in decreasing number without sorting the graph.
-_next_seq = itertools.count().__next__
-
-
-def apply(
-    op: str,
-    data: Any,
-    parents: tuple[Tensor, ...],
-    vjp: Callable[..., Any],
-    meta: dict[str, Any] | None = None,
-) -> Tensor:
-    """Wrap the forward result `data` of `op`, recording the op when a gradient is wanted.
-
-    `vjp(g, out, *inputs)` receives the gradient `g` of the result, the result `out` and the
-    op's inputs, and returns one gradient per input (None where there is none). Under a
-    first-order backward they are numpy arrays; under `create_graph=True` they are Tensors,
-    so the same formula builds a differentiable graph. `meta` holds the op's arguments
-    worth showing in a drawing (axis, exponent, slope).
-    """
-    kind = type(data)
-    if kind is not np.ndarray and kind is not _F64 and kind is not _F32:
-        data = np.asarray(data)
-    out = _new(Tensor)
-    out._data = data
-    mode = MODE.get()
-    if mode & GRAD:
-        for p in parents:
-            if p.requires_grad:
-                out.requires_grad = True
-                out.op = op
-                out._parents = parents
-                out._vjp = vjp
-                out._meta = meta
-                out._seq = _next_seq()
-                out._grad_sum = None  # the backward pass sums the node's gradient here
-                for q in parents:
-                    if q._vjp is None and q._pins != CONSTANT:
-                        watch_leaf(q, out)
-                out._pins = 0
-                if mode & ANOMALY:
-                    engine.note_creation(out, op)
-                if _trace.STATE.recorder is not None:  # ad.compile is recording
-                    _trace.op(op, parents, meta, out)
-                return out
-    if type(data) is not np.ndarray:
-        out._data = np.asarray(data)  # a leaf always holds an array
-    out.requires_grad = False
-    out.op = ""
-    out._parents = ()
-    out._vjp = None
-    out._pins = 0
-    out._meta = None
-    if mode & ANOMALY:
-        engine.note_creation(out, op)
-    if _trace.STATE.recorder is not None:  # ad.compile is recording
-        _trace.op(op, parents, meta, out)
-    return out
-
-
-from autodiff import engine, ops  # noqa: E402  (circular: ops and engine use Tensor)
-
-# Operators and methods are the op functions themselves: one Python call fewer per op.
-# (`a + b` and `b + a`, `a * b` and `b * a` give the same numbers, so the reflected forms
-# of add and mul reuse them; the other reflected operators above swap their operands.)
-Tensor.__add__ = Tensor.__radd__ = ops.add  # type: ignore[assignment]
-Tensor.__mul__ = Tensor.__rmul__ = ops.mul  # type: ignore[assignment]
-Tensor.__sub__ = ops.sub  # type: ignore[assignment]
-Tensor.__truediv__ = ops.div  # type: ignore[assignment]
-Tensor.__pow__ = ops.pow  # type: ignore[assignment]
-Tensor.__matmul__ = ops.matmul  # type: ignore[assignment]
-Tensor.__neg__ = ops.neg  # type: ignore[assignment]
-Tensor.__getitem__ = ops.getitem  # type: ignore[assignment]
-Tensor.exp = ops.exp  # type: ignore[attr-defined]
-Tensor.log = ops.log  # type: ignore[attr-defined]
-Tensor.sqrt = ops.sqrt  # type: ignore[attr-defined]
-Tensor.tanh = ops.tanh  # type: ignore[attr-defined]
-Tensor.sigmoid = ops.sigmoid  # type: ignore[attr-defined]
-Tensor.relu = ops.relu  # type: ignore[attr-defined]
-Tensor.abs = ops.abs  # type: ignore[attr-defined]
-Tensor.leaky_relu = ops.leaky_relu  # type: ignore[attr-defined]
-Tensor.clip = ops.clip  # type: ignore[attr-defined]
-Tensor.sum = ops.sum  # type: ignore[attr-defined]
-Tensor.mean = ops.mean  # type: ignore[attr-defined]
-Tensor.max = ops.max  # type: ignore[attr-defined]
-Tensor.min = ops.min  # type: ignore[attr-defined]
-Tensor.reshape = ops.reshape  # type: ignore[attr-defined]
-Tensor.transpose = ops.transpose  # type: ignore[attr-defined]
-Tensor.broadcast_to = ops.broadcast_to  # type: ignore[attr-defined]
-Tensor.softmax = ops.softmax  # type: ignore[attr-defined]
-Tensor.log_softmax = ops.log_softmax  # type: ignore[attr-defined]
-Tensor.logsumexp = ops.logsumexp  # type: ignore[attr-defined]
+from autodiff import engine, ops  # noqa: E402 - they build on Tensor

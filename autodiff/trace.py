@@ -39,12 +39,16 @@ STATE = _State()
 
 @dataclass(eq=False)
 class OpEvent:
-    """One op application: its name, input tensors, per-call facts and result."""
+    """One primitive application: the primitive, input tensors, per-call facts, result."""
 
-    op: str
+    prim: Any
     parents: tuple[Any, ...]
     attrs: dict[str, Any]
     out: Any
+
+    @property
+    def op(self) -> str:
+        return self.prim.name
 
 
 @dataclass(eq=False)
@@ -124,11 +128,18 @@ def paused() -> Iterator[None]:
 # ---- the hooks the engine calls ----
 
 
-def op(name: str, parents: tuple[Any, ...], attrs: dict[str, Any] | None, out: Any) -> None:
-    """Called by `apply` for every op, with grad mode on or off."""
+def op(prim: Any, parents: tuple[Any, ...], attrs: dict[str, Any] | None, out: Any) -> None:
+    """Called by `apply` for every primitive applied, with grad mode on or off."""
     rec = STATE.recorder
     if rec is not None:
-        rec.events.append(OpEvent(name, tuple(parents), dict(attrs or {}), out))
+        rec.events.append(OpEvent(prim, tuple(parents), dict(attrs or {}), out))
+
+
+def write(prim: Any, tensor: Any) -> None:
+    """Called by `apply` for an in-place operator (`t += v`)."""
+    rec = STATE.recorder
+    if rec is not None:
+        rec.problem(f"an in-place {prim.name} into {_label(tensor)} inside the step")
 
 
 def backward(root: Any, seed: Any, create_graph: bool = False) -> None:
@@ -142,6 +153,13 @@ def backward(root: Any, seed: Any, create_graph: bool = False) -> None:
         rec.events.append(BackwardEvent(root, np.asarray(seed)))
     else:
         rec.events.append(BackwardEvent(root, seed))
+
+
+def call(owner: Any, method: str) -> None:
+    """Called by `Tensor.zero_grad`: a replay makes the same call."""
+    rec = STATE.recorder
+    if rec is not None:
+        rec.events.append(CallEvent(owner, method, getattr(owner, "name", None) or "tensor"))
 
 
 def grad_call(create_graph: bool) -> None:
@@ -194,7 +212,10 @@ def fresh(fn: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
 
 def _label(tensor: Any) -> str:
     name = getattr(tensor, "name", None)
-    return repr(name) if name else f"the result of {tensor.op} {tuple(tensor.shape)}"
+    if name:
+        return repr(name)
+    op = getattr(tensor, "op", "")
+    return f"the result of {op} {tuple(tensor.shape)}" if op else f"a tensor {tuple(tensor.shape)}"
 
 
 class TracedFloat(float):

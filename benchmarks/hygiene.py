@@ -154,32 +154,23 @@ class BackwardReport:
 def _count_new_tensors(fn: Callable[[], None]) -> list[Any]:
     """The Tensors constructed while `fn` runs.
 
-    Op results and internal leaves are made by `autodiff.tensor._new`, and tensors made
-    by `Tensor(...)` run `Tensor.__init__`: both are wrapped while `fn` runs and put back
-    afterwards.
+    Every Tensor, an op result, an internal leaf or one made by `Tensor(...)`, is set up
+    by `autodiff.tensor._init`, which is wrapped while `fn` runs and put back afterwards.
     """
     import autodiff.tensor as tensor_module
-    from autodiff import Tensor
 
     made: list[Any] = []
-    original_new, original_init = tensor_module._new, Tensor.__init__
+    original_init = tensor_module._init
 
-    def counting_new(cls: type) -> Any:
-        obj = original_new(cls)
-        made.append(obj)
-        return obj
+    def counting_init(t: Any, *args: Any) -> None:
+        made.append(t)
+        original_init(t, *args)
 
-    def counting_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        made.append(self)
-        original_init(self, *args, **kwargs)
-
-    tensor_module._new = counting_new
-    Tensor.__init__ = counting_init  # type: ignore[method-assign]
+    tensor_module._init = counting_init
     try:
         fn()
     finally:
-        tensor_module._new = original_new
-        Tensor.__init__ = original_init  # type: ignore[method-assign]
+        tensor_module._init = original_init
     return made
 
 

@@ -11,7 +11,7 @@ Writes three SVG files into demos/out/ (next to this script):
 - mlp_collapsed.svg: the same network with each layer collapsed to one node.
 
 Run: python demos/05_draw_graphs.py   (needs Graphviz's `dot`; about a second)
-The same MLP picture from the shell: python -m autodiff.viz --layers 2,8,8,1 \
+The same MLP picture from the shell: python -m nn.draw --layers 2,8,8,1 \
     --activations tanh,tanh,sigmoid --loss bce --backward -o mlp.svg
 """
 

@@ -17,8 +17,10 @@ pass) are imported on first use.
 """
 
 import importlib
+import os
 from typing import Any
 
+import autodiff as ad
 from nn import data, init, optim
 from nn.layers import MLP, Dense
 from nn.losses import (
@@ -76,3 +78,6 @@ __all__ = [
     "mse_loss",
     "optim",
 ]
+
+# Anomaly messages and numpy warnings point past nn's frames to the user's own line.
+ad.anomaly.register_library(os.path.dirname(os.path.abspath(__file__)))

@@ -1,8 +1,7 @@
 """Dense layers and the multi-layer perceptron built from them.
 
-`Dense` is one fused `ad.linear` node, activation(x @ W.T + b), when its activation is
-relu, leaky_relu, tanh, sigmoid or none; softmax and user functions follow as ops of
-their own. The gradients come from the engine's rules for those ops. `W` has shape
+`Dense` is an `ad.linear` node, x @ W.T + b, followed by its activation op (drawn in
+one box, the layer's scope). The gradients come from the engine's rules for those ops. `W` has shape
 (out, in), the `W` of the course notes' column-per-sample `Z = W @ A_prev + b`.
 """
 
@@ -15,8 +14,6 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
-from autodiff.ops import FUSED_ACTIVATIONS
-from autodiff.tensor import as_tensor
 from nn import init as initializers
 from nn.module import RELU_FAMILY, Dropout, Module, activation_fn
 
@@ -60,11 +57,7 @@ class Dense(Module):
         self.out_features = int(out_features)
         self.activation = activation
         self.init = init
-        if isinstance(activation, str) and activation in FUSED_ACTIVATIONS:
-            self._fused, self._act = activation, None  # one linear node does both
-        else:
-            self._fused = None
-            self._act = activation if callable(activation) else activation_fn(activation)
+        self._act = activation if callable(activation) else activation_fn(activation)
         self._in_shape = (self.in_features,)
 
     def forward(self, x: Any) -> Tensor:
@@ -72,16 +65,16 @@ class Dense(Module):
             x = self._check_input(x)
         elif x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
-        out = ad.linear(x, self.W, self.b, activation=self._fused)
+        out = ad.linear(x, self.W, self.b)
         act = self._act
         return out if act is None else act(out)
 
     def _check_input(self, x: Any) -> Tensor:
         """Inputs from outside the graph: width and finiteness, each with a clear message."""
-        x = as_tensor(x)  # a numpy batch becomes a private constant copy
+        x = x if isinstance(x, Tensor) else Tensor(x)  # a private copy of a numpy batch
         if x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
-        data = x._data
+        data = x.data
         # A finite sum means every element is finite (NaN and inf propagate): one pass and
         # no temporary array; only an overflowing or non-finite sum needs the full check.
         if not np.isfinite(data.sum()) and not np.isfinite(data).all():

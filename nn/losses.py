@@ -3,17 +3,20 @@
 Targets are constants (numpy arrays or Tensors) with the prediction's shape; a (batch,)
 target for a (batch, 1) prediction is taken as a column. Any other mismatch raises
 `ValueError` naming both shapes, never a silent broadcast to (batch, batch).
-The stable losses (`binary_cross_entropy_with_logits`, `cross_entropy`) go through
-`logsumexp` / `log_softmax`, so logits of +-1000 give finite losses and gradients.
+Each loss is a composition of core ops, so its gradient comes from their rules. The
+stable losses go through `logsumexp` (softplus(z) = logsumexp([0, z])) and
+`log_softmax`, so logits of +-1000 give finite losses and gradients.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from autodiff import Tensor, ops
+import autodiff as ad
+from autodiff import Tensor
 
 
 def _prediction(pred: Any) -> Tensor:
@@ -47,21 +50,36 @@ def binary_cross_entropy(probs: Any, targets: Any, eps: float = 1e-12) -> Tensor
     """
     p = _prediction(probs)
     t = _target(p, targets, "binary_cross_entropy")
-    return ops.binary_cross_entropy(p, t, eps)
+    pc = p.clip(*_clip_range(p.dtype, eps))
+    # With constant targets, 1 - t is plain numpy: no node for it.
+    return -(t * pc.log() + (1 - t) * (1 - pc).log()).mean()
+
+
+@lru_cache(maxsize=64)
+def _clip_range(dtype: np.dtype, eps: float) -> tuple[float, float]:
+    """[eps, 1 - eps], with 1 - eps made the largest float below 1 where it rounds to 1."""
+    one = dtype.type(1)
+    hi = 1.0 - eps
+    if dtype.type(hi) >= one:  # 1 - 1e-12 rounds to 1 in float32
+        hi = float(np.nextafter(one, dtype.type(0)))
+    return eps, hi
 
 
 def binary_cross_entropy_with_logits(logits: Any, targets: Any) -> Tensor:
     """binary_cross_entropy(sigmoid(z), t) computed stably from the logits z.
 
-    The loss is max(z, 0) - t z + log(1 + e**-|z|) per element, which neither overflows
-    nor loses its gradient (sigmoid(z) - t), even at z = +-1000.
+    The loss is softplus(z) - t z per element, with softplus(z) = log(1 + e**z) written
+    as logsumexp([0, z]): it neither overflows nor loses its gradient (sigmoid(z) - t),
+    even at z = +-1000.
 
     >>> float(binary_cross_entropy_with_logits(Tensor([[1000.0]]), [0.0]).data)
     1000.0
     """
     z = _prediction(logits)
     t = _target(z, targets, "binary_cross_entropy_with_logits")
-    return ops.binary_cross_entropy_with_logits(z, t)
+    zero = np.zeros(z.shape, dtype=z.dtype)
+    softplus = ad.stack([zero, z], axis=-1).logsumexp(axis=-1)
+    return (softplus - t * z).mean()
 
 
 def cross_entropy(logits: Any, labels: Any) -> Tensor:
@@ -93,7 +111,9 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
             f"cross_entropy: labels must lie in [0, {classes}) for {classes} classes; "
             f"got values from {y.min()} to {y.max()}"
         )
-    return ops.cross_entropy(z, y)
+    onehot = np.zeros(z.shape, dtype=z.dtype)
+    onehot[np.arange(m), y] = 1
+    return (z.log_softmax(axis=-1) * onehot).sum() * (-1 / max(m, 1))
 
 
 def mse_loss(pred: Any, target: Any) -> Tensor:

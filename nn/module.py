@@ -6,8 +6,8 @@ grad: there is no registration step, so `self.W = Tensor(..., requires_grad=True
 a custom layer needs. Parameter names are dotted paths (`"layers.0.W"`).
 
 To write a module, subclass `Module` and define `forward`; call the instance, not
-`forward`, so that drawings of the graph (`autodiff.viz`) can show which module made
-each tensor.
+`forward`: the call enters `ad.scope(label)`, so drawings of the graph (`autodiff.viz`)
+box the nodes each module made and name its parameters by their dotted paths.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import autodiff as ad
 from autodiff import Tensor
 from autodiff.trace import fresh
 
-_ref = weakref.ref
 RESERVED_PREFIX = "__"  # keys of a saved file that are not parameters ("__architecture__")
 
 
@@ -53,25 +52,13 @@ class Module:
         label = self._label
         if label is None:
             label = self._name_tree()
-        out = self.forward(*inputs)
-        if type(out) is Tensor and out.op and out.requires_grad:
-            refs = tuple([_ref(t) for t in inputs if isinstance(t, Tensor)])
-            meta = out._meta
-            if meta:
-                if "module" in meta:  # an inner module returned this very tensor: keep its box
-                    kept = (meta["module"], meta["module_inputs"])
-                    inner = (*meta.get("inner_modules", ()), kept)
-                    meta = {**meta, "inner_modules": inner}
-                out._meta = {**meta, "module": label, "module_inputs": refs}
-            else:
-                out._meta = {"module": label, "module_inputs": refs}
-        return out
+        # Nodes made inside record this scope: drawings box them under the module's
+        # label and name the parameters by their dotted paths.
+        with ad.scope(label, names=self.named_parameters):
+            return self.forward(*inputs)
 
     def _name_tree(self) -> str:
-        """Name unnamed parameters by their dotted path and label every sub-module."""
-        for name, p in self.named_parameters():
-            if p.name is None:
-                p.name = name
+        """Label every sub-module by its dotted path (parameters keep their own names)."""
         for path, module in self.named_modules():
             if path:
                 module._path = path

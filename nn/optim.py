@@ -1,12 +1,13 @@
 """Optimizers with PyTorch's update rules: SGD (momentum, weight decay), Adam, RMSProp.
 
-Each `step()` updates every parameter that has a gradient, one vectorised numpy update
-per parameter, writing its data in place (so float32 parameters stay float32 and
-nothing is reallocated). A parameter that a live graph still needs (a forward whose
-backward has not run, or `backward(retain_graph=True)`) is refused with an
-`InplaceModificationError` naming it, rather than silently corrupting that graph.
+Each `step()` updates every parameter that has a gradient: one vectorised numpy
+computation of the step per parameter, then `p -= step` under `ad.no_grad()`, which
+writes the parameter's data in place (float32 parameters stay float32) and bumps its
+version. So a graph that used the old values and is still alive (an evaluation forward
+kept outside no_grad) raises, naming the parameter, if it is ever backpropagated.
 
-To write an optimizer, subclass `Optimizer` and define `_update(i, p, g)`.
+To write an optimizer, subclass `Optimizer` and define `_update(i, data, g)`, which
+returns the amount to subtract from the parameter.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from autodiff import InplaceModificationError, Tensor
-from autodiff.inplace import in_use
+import autodiff as ad
+from autodiff import Tensor
 
 
 class Optimizer:
@@ -41,13 +42,14 @@ class Optimizer:
         self.weight_decay = weight_decay
         # One scratch array per parameter for the update's temporaries: a step allocates
         # nothing, so large layers do not pay for fresh pages every step.
-        self._scratch = [np.empty_like(p._data) for p in self.params]
+        self._scratch = [np.empty(p.shape, p.dtype) for p in self.params]
 
     def zero_grad(self) -> None:
         """Forget the gradients of every parameter (`grad` becomes None)."""
         for p in self.params:
             p.grad = None
 
+    @ad.no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         wd = self.weight_decay
@@ -56,17 +58,10 @@ class Optimizer:
             if g is None:
                 continue
             if wd:
-                g = g + wd * p._data
-            if in_use(p):  # a live graph still needs p's values
-                raise InplaceModificationError(
-                    f"{type(self).__name__}.step(): parameter {p.name or i!r} is still needed "
-                    "by a live graph (a forward whose backward has not run, or "
-                    "backward(retain_graph=True)); updating it would corrupt that graph's "
-                    "gradients. Call backward() (without retain_graph) or drop the graph first."
-                )
-            self._update(i, p._data, g)
+                g = g + wd * p.data
+            p -= self._update(i, p.data, g)
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     # ---- ad.compile protocol (autodiff/compile.py): hyper-parameters, state, calls ----
@@ -82,26 +77,25 @@ class Optimizer:
         return tuple([getattr(self, k) for k in self._hyper])
 
     def __compile_update__(
-        self, flat_grad: np.ndarray, grads: list[np.ndarray]
+        self,
+        data: np.ndarray,
+        flat_grad: np.ndarray,
+        params_data: list[np.ndarray],
+        grads: list[np.ndarray],
     ) -> Callable[[], None] | None:
         """One `step()` of every parameter at once, in a few vectorised kernels.
 
-        `grads[i]`, a view of `flat_grad`, is the array a compiled step gives parameter i
-        as its `.grad`. The parameters' data and the per-parameter state become views of
-        flat arrays too, so the returned function runs `_update` once on the flat arrays:
-        the same elementwise numbers as a loop over the parameters. When a call finds
-        things otherwise (another `.grad`, steps counted apart) it runs `step()` itself.
+        ad.compile has made every parameter's data `params_data[i]`, a view of the flat
+        `data`, and gives parameter i `grads[i]`, a view of `flat_grad`, as its `.grad`.
+        The per-parameter state becomes views of flat arrays too, so the returned function
+        runs the rule once on the flat arrays: the same elementwise numbers as a loop over
+        the parameters. When a call finds things otherwise (another `.grad` array, steps
+        counted apart) it runs `step()` instead.
         """
         params = self.params
-        if len(grads) != len(params) or any(p.dtype != flat_grad.dtype for p in params):
+        if len(grads) != len(params):
             return None
-        flat = _FLAT.get(self)
-        if flat is None or any(p._data is not v for p, v in zip(params, flat[0][1])):
-            flat = (_flatten([p._data for p in params]), {})
-            for p, view in zip(params, flat[0][1]):
-                p.data = view
-            _FLAT[self] = flat
-        (data, views), wholes = flat
+        wholes = _FLAT.setdefault(self, {})
         shadow = copy.copy(self)  # the same rule and hyper-parameters, one flat state entry
         counters = []
         for name, value in vars(self).items():
@@ -119,8 +113,8 @@ class Optimizer:
                 setattr(shadow, name, [value[0]])
 
         def update() -> None:
-            for p, g, view in zip(params, grads, views):
-                if p.grad is not g or p._data is not view or in_use(p):
+            for p, g, view in zip(params, grads, params_data):
+                if p.grad is not g or p._data is not view:
                     return self.step()
             for name in counters:  # e.g. Adam's step counts: one for all, or the slow path
                 value = getattr(self, name)
@@ -128,7 +122,7 @@ class Optimizer:
                     return self.step()
                 getattr(shadow, name)[0] = value[0]
             g = flat_grad + self.weight_decay * data if self.weight_decay else flat_grad
-            shadow._update(0, data, g)
+            np.subtract(data, shadow._update(0, data, g), out=data)
             for name in counters:
                 getattr(self, name)[:] = [getattr(shadow, name)[0]] * len(params)
 
@@ -145,7 +139,7 @@ class Optimizer:
         return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} parameters)"
 
 
-# Each optimizer's flat arrays, made once: ((parameters, their views), {state list: ...}).
+# Each optimizer's flat state arrays, made once: {state list's name: (flat, views)}.
 _FLAT: weakref.WeakKeyDictionary[Optimizer, Any] = weakref.WeakKeyDictionary()
 
 
@@ -180,15 +174,15 @@ class SGD(Optimizer):
         if type(self) is SGD:  # a subclass may add hyper-parameters: every number counts
             self._hyper = ("lr", "momentum", "weight_decay")
         self.momentum = momentum
-        self.velocity = [np.zeros_like(p._data) for p in self.params] if momentum else None
+        self.velocity = [np.zeros(p.shape, p.dtype) for p in self.params] if momentum else None
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         if self.velocity is not None:
             v = self.velocity[i]
             v *= self.momentum
             v += g
             g = v
-        data -= np.multiply(g, self.lr, out=self._scratch[i])
+        return np.multiply(g, self.lr, out=self._scratch[i])
 
 
 class Adam(Optimizer):
@@ -210,11 +204,11 @@ class Adam(Optimizer):
             self._hyper = ("lr", "betas", "eps", "weight_decay")
         self.betas = betas
         self.eps = eps
-        self.m = [np.zeros_like(p._data) for p in self.params]
-        self.v = [np.zeros_like(p._data) for p in self.params]
+        self.m = [np.zeros(p.shape, p.dtype) for p in self.params]
+        self.v = [np.zeros(p.shape, p.dtype) for p in self.params]
         self.t = [0] * len(self.params)
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         b1, b2 = self.betas
         self.t[i] = t = self.t[i] + 1
         m, v, s = self.m[i], self.v[i], self._scratch[i]
@@ -229,7 +223,7 @@ class Adam(Optimizer):
         s += self.eps
         np.divide(m, s, out=s)
         s *= self.lr / (1 - b1**t)
-        data -= s
+        return s
 
 
 class RMSProp(Optimizer):
@@ -248,9 +242,9 @@ class RMSProp(Optimizer):
             self._hyper = ("lr", "alpha", "eps", "weight_decay")
         self.alpha = alpha
         self.eps = eps
-        self.v = [np.zeros_like(p._data) for p in self.params]
+        self.v = [np.zeros(p.shape, p.dtype) for p in self.params]
 
-    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         v, s = self.v[i], self._scratch[i]
         v *= self.alpha
         np.multiply(g, g, out=s)
@@ -260,4 +254,4 @@ class RMSProp(Optimizer):
         s += self.eps
         np.divide(g, s, out=s)
         s *= self.lr
-        data -= s
+        return s

@@ -113,9 +113,9 @@ def fit(
                         f"{epochs} (batch {step + 1}): training diverged. Try a lower learning "
                         f"rate (the optimizer has lr={getattr(optimizer, 'lr', '?')})."
                     ) from None
-                total += float(cost._data) * len(xb)
+                total += float(cost.data) * len(xb)
                 if kind is not None:
-                    hits, count = _correct(kind, out._data, yb)
+                    hits, count = _correct(kind, out.data, yb)
                     correct += hits
                     counted += count
             history.loss.append(total / n)

@@ -2,8 +2,8 @@
 
 `draw(root)` returns a `graphviz.Digraph` of every tensor and operation `root` depends
 on (it shows itself inline in Jupyter); `save(root, path)` renders it with Graphviz's
-`dot` program to SVG, PNG or PDF. `python -m autodiff.viz --help` draws an MLP from the
-command line.
+`dot` program to SVG, PNG or PDF. (`python -m nn.draw --help` draws an nn model from the
+command line.)
 
 >>> import autodiff as ad
 >>> from autodiff import viz
@@ -14,8 +14,8 @@ command line.
 >>> "grad" in g.source
 True
 
-Modules: `graph` (draw), `labels` (what nodes say), `modules` (boxes around nn layers),
-`render` (save), `cli` (the command line).
+Modules: `graph` (draw), `labels` (what nodes say), `modules` (boxes around `ad.scope`s,
+such as nn layers), `render` (save).
 """
 
 from autodiff.viz.graph import draw

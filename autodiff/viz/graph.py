@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from autodiff.engine import toposort
-from autodiff.tensor import Tensor, _released_vjp
+from autodiff.tensor import Tensor
 from autodiff.viz import labels
-from autodiff.viz.modules import Cluster, find_clusters
+from autodiff.viz.modules import Cluster, find_clusters, tensor_names
 
 RANKDIRS = ("LR", "RL", "TB", "BT")
 
@@ -129,7 +129,7 @@ def draw(
 
     order = toposort([root], only_requires_grad=False)
     for t in order:
-        if t.op and (t._vjp is _released_vjp or not t._parents):
+        if t.op and not t._parents:  # backward released this node
             raise _released_error(t)
     index = {id(t): i for i, t in enumerate(order)}
     parents = [[index[id(p)] for p in t._parents] for t in order]
@@ -139,6 +139,7 @@ def draw(
     else:
         kept = _keep_nearest(order, parents, max_nodes)
     clusters, owner = find_clusters(order, parents)
+    names = tensor_names(order)
 
     # Innermost boxes become single nodes when collapsing.
     collapsed: dict[int, str] = {}
@@ -167,14 +168,18 @@ def draw(
         kind = _kind(t, root)
         kinds.add(kind)
         label = labels.tensor_label(
-            t, title=t.name, show_data=show_data, show_grad=show_grad, max_values=max_values
+            t,
+            title=t.name or names.get(id(t)),
+            show_data=show_data,
+            show_grad=show_grad,
+            max_values=max_values,
         )
         graph.node(f"t{i}", label, shape="box", style="filled,rounded", fillcolor=STYLES[kind][0])
         if t.op:
             kinds.add("op")
             graph.node(
                 f"o{i}",
-                labels.op_label(t.op, t._meta),
+                labels.op_label(t.op, t._attrs),
                 shape="ellipse",
                 style="filled",
                 fillcolor=STYLES["op"][0],
@@ -190,7 +195,7 @@ def draw(
                 kinds.add("module")
                 graph.node(
                     f"m{k}",
-                    labels.module_label(c.label, order[c.output], params, n_ops),
+                    labels.module_label(c.label, order[c.output], params, n_ops, names),
                     shape="box",
                     style="filled,rounded",
                     fillcolor=STYLES["module"][0],

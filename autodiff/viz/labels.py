@@ -4,9 +4,9 @@ A tensor node reads like micrograd's record, top to bottom: name, shape and dtyp
 `data` and `grad` rows. Small tensors (at most `max_values` elements) show their values;
 larger ones show summary statistics (min/max/mean of the data, norm and largest entry of
 the gradient). An operation node shows the op's name, a symbol where it has one, and the
-arguments recorded in the result's `_meta` (axis, exponent, slope...).
+attributes recorded on the node, `_attrs` (axis, exponent, slope...).
 
-To show a new op argument, record it in the op's `meta` (autodiff.ops); to give an op a
+To show a new op argument, make it an attribute of the op (autodiff.ops); to give an op a
 symbol or a formula, add it to `OP_SYMBOLS`.
 """
 
@@ -29,8 +29,6 @@ OP_SYMBOLS = {
     "linear": "x @ W.T + b",
 }
 
-# Keys of `_meta` that belong to the nn drawing protocol, not to the op.
-PROTOCOL_KEYS = ("module", "module_inputs", "inner_modules")
 # Binary ops with a Python number on one side record it as {"scalar": c, "left": bool}.
 _INFIX = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "\u00f7", "pow": "**"}
 
@@ -141,20 +139,23 @@ def op_label(op: str, meta: dict[str, Any] | None) -> str:
     args += [
         f"{key}={_argument(value)}"
         for key, value in meta.items()
-        if key not in PROTOCOL_KEYS and value is not None
+        if value is not None and value is not False  # keepdims=False is the default
     ]
     if args:
         head += "<BR/>" + _SMALL.format(escape(", ".join(args)))
     return f"<{head}>"
 
 
-def module_label(name: str, output: Any, params: list[Any], n_ops: int) -> str:
+def module_label(
+    name: str, output: Any, params: list[Any], n_ops: int, names: dict[int, str] | None = None
+) -> str:
     """The label of a collapsed module: its name, output shape, parameters and op count."""
     rows = [f"<TR><TD><B>{escape(name)}</B></TD></TR>"]
     out = shape_text(output._data.shape, output._data.dtype)
     ops = f"{n_ops} op" if n_ops == 1 else f"{n_ops} ops"
     rows.append(f"<TR><TD>{_SMALL.format(escape(f'out {out}  ({ops})'))}</TD></TR>")
     for p in params:
-        text = f"{p.name or 'parameter'} {shape_text(p._data.shape, p._data.dtype)}"
+        title = p.name or (names or {}).get(id(p)) or "parameter"
+        text = f"{title} {shape_text(p._data.shape, p._data.dtype)}"
         rows.append(f"<TR><TD>{_SMALL.format(escape(text))}</TD></TR>")
     return _TABLE.format("".join(rows))

@@ -1,17 +1,16 @@
-"""Which nodes of a drawing belong to which nn module (the boxes around layers).
+"""Which nodes of a drawing belong to which scope (the boxes around nn layers).
 
-The nn package marks the output of every module call: `out._meta["module"]` is a label
-such as "layers.0: Dense(2→16, tanh)" and `out._meta["module_inputs"]` a tuple of weak
-references to the tensors the module was called on. A module's box holds the tensors
-reachable backward from its output that are neither its inputs nor reachable from them,
-so the layer's own parameters, ops and constants are inside and everything upstream
-(the previous layers, the data) is outside.
+Every node records the innermost `ad.scope` it was made in (`node._scope`, a `Scope`
+with a `label` and a `parent`); `nn.Module.__call__` opens one per module call. Each
+scope seen in the graph becomes a box holding the nodes made inside it; the box of a
+scope's parent holds its box, so an MLP's box holds its layers' boxes. A parameter
+(a leaf that requires grad) goes into the innermost box holding all the nodes that
+use it, so a layer's weights are drawn inside the layer; data and constants stay
+outside.
 
-When an outer module returns the very tensor an inner one made (an MLP returns its last
-layer's output), `module` names the outer one and `_meta["inner_modules"]` keeps the
-inner `(label, input refs)` pairs, innermost first. Boxes nest when one module's output
-lies inside a larger module's box (an MLP around its Dense layers); a node shared by two
-boxes goes into the smaller one.
+Tensor names: a tensor's own `name`, else the name the outermost scope's `names`
+(a model's `named_parameters`) gives it, so a model's weights read "layers.0.W"
+without `Module.__call__` ever renaming them.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from typing import Any
 
 @dataclass
 class Cluster:
-    """One module box: its label, output node index, member node indices and nesting."""
+    """One box: its label, last member node index, member node indices and nesting."""
 
     label: str
     output: int
@@ -31,51 +30,87 @@ class Cluster:
     children: list[int] = field(default_factory=list)
 
 
-def _ancestors(starts: list[int], parents: list[list[int]], stop: set[int]) -> set[int]:
-    """Node indices reachable backward from `starts` (inclusive), never entering `stop`."""
-    seen: set[int] = set()
-    stack = [s for s in starts if s not in stop]
-    while stack:
-        i = stack.pop()
-        if i in seen:
-            continue
-        seen.add(i)
-        stack.extend(p for p in parents[i] if p not in seen and p not in stop)
-    return seen
+class _Boxes:
+    """The clusters of one drawing, made on first sight of each scope."""
+
+    def __init__(self) -> None:
+        self.clusters: list[Cluster] = []
+        self.owner: dict[int, int] = {}
+        self._by_scope: dict[int, int] = {}
+
+    def of(self, scope: Any) -> int:
+        k = self._by_scope.get(id(scope))
+        if k is None:
+            parent = None if scope.parent is None else self.of(scope.parent)
+            k = len(self.clusters)
+            self.clusters.append(Cluster(str(scope.label), -1, set(), parent))
+            self._by_scope[id(scope)] = k
+            if parent is not None:
+                self.clusters[parent].children.append(k)
+        return k
+
+    def chain(self, k: int | None) -> list[int]:
+        """`k` and its enclosing boxes, innermost first."""
+        out = []
+        while k is not None:
+            out.append(k)
+            k = self.clusters[k].parent
+        return out
+
+    def put(self, i: int, k: int) -> None:
+        self.owner[i] = k
+        for j in self.chain(k):
+            self.clusters[j].members.add(i)
+            self.clusters[j].output = max(self.clusters[j].output, i)
+
+
+def _common_box(boxes: _Boxes, ks: set[int | None]) -> int | None:
+    """The innermost box enclosing every box in `ks` (None if one is outside all boxes)."""
+    if None in ks:
+        return None
+    chains = [boxes.chain(k) for k in ks]
+    shared = set(chains[0]).intersection(*chains[1:])
+    return next((k for k in chains[0] if k in shared), None)
 
 
 def find_clusters(
     order: list[Any], parents: list[list[int]]
 ) -> tuple[list[Cluster], dict[int, int]]:
-    """The module boxes of a graph and, for each boxed node index, its innermost box.
+    """The boxes of a graph and, for each boxed node index, its innermost box.
 
     `order` is the toposorted list of tensors and `parents[i]` the indices of the parents
     of `order[i]`. Returns the clusters (each with `parent`/`children` filled in) and a
     mapping from node index to the index of the cluster that draws it.
     """
-    index = {id(t): i for i, t in enumerate(order)}
-    found: list[Cluster] = []
+    boxes = _Boxes()
+    users: dict[int, set[int | None]] = {}
     for i, t in enumerate(order):
-        meta = t._meta
-        if not meta or "module" not in meta:
-            continue
-        marks = [*meta.get("inner_modules", ()), (meta["module"], meta.get("module_inputs", ()))]
-        for label, refs in marks:
-            inputs = [ref() for ref in refs]
-            starts = [index[id(x)] for x in inputs if x is not None and id(x) in index]
-            upstream = _ancestors(starts, parents, set())
-            members = _ancestors([i], parents, upstream)
-            found.append(Cluster(str(label), i, members))
-    # Innermost first, so a node shared by nested boxes lands in the smallest one (the
-    # sort is stable: of two boxes with the same members, the inner module's comes first).
-    found.sort(key=lambda c: (len(c.members), c.output))
-    owner: dict[int, int] = {}
-    for k, cluster in enumerate(found):
-        for i in cluster.members:
-            owner.setdefault(i, k)
-        for bigger in range(k + 1, len(found)):
-            if cluster.output in found[bigger].members and cluster.members <= found[bigger].members:
-                cluster.parent = bigger
-                found[bigger].children.append(k)
-                break
-    return found, owner
+        if t.op and t._scope is not None:
+            boxes.put(i, boxes.of(t._scope))
+    for i, ps in enumerate(parents):
+        for p in ps:
+            users.setdefault(p, set()).add(boxes.owner.get(i))
+    for p, ks in users.items():
+        t = order[p]
+        if not t.op and t.requires_grad:
+            k = _common_box(boxes, ks)
+            if k is not None:
+                boxes.put(p, k)
+    return boxes.clusters, boxes.owner
+
+
+def tensor_names(order: list[Any]) -> dict[int, str]:
+    """`{id(tensor): name}` from the outermost scopes with `names` in the graph."""
+    outermost: dict[int, Any] = {}
+    for t in order:
+        s, named = t._scope, None
+        while s is not None:
+            named = s if s.names is not None else named
+            s = s.parent
+        if named is not None:
+            outermost.setdefault(id(named), named)
+    names: dict[int, str] = {}
+    for s in outermost.values():
+        for name, tensor in s.names():
+            names.setdefault(id(tensor), name)
+    return names

@@ -9,7 +9,7 @@ import pytest
 
 import autodiff as ad
 import nn
-from autodiff import Tensor, lower
+from autodiff import Tensor, lower, ops
 from autodiff.plan import Plan, build, preallocate, source
 
 LOSSES = {
@@ -125,7 +125,7 @@ def test_fused_and_unfused_plans_equal_eager(fuse, monkeypatch):
     monkeypatch.setattr(planner, "FUSE", fuse)
     for output, loss in (("sigmoid", "bce"), (None, "bce_with_logits")):
         step = run_lockstep([3, 8, 8, 1], "relu", output, loss, "momentum", np.float64)
-        assert ("fused" in step.source) == (fuse and loss == "bce")
+        assert ("on flat arrays" in step.source) == fuse
 
 
 @pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
@@ -200,7 +200,7 @@ def test_cross_entropy_equals_eager():
     for _ in range(4):
         X, y = rng.normal(size=(10, 4)), rng.integers(0, 3, size=10)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # may run eagerly; must be equal either way
+            warnings.simplefilter("error")  # compiled: log_softmax and the one-hot labels
             a = compiled(X, y)
         assert_same(a.data, eager(X, y).data, np.float64)
         assert_models_equal(m1, m2, o1, o2, np.float64)
@@ -242,8 +242,8 @@ def test_data_dependent_branch_takes_both_sides():
         return step
 
     compiled, eager = ad.compile(make(w)), make(twin)
-    for x in [0.5, 0.6, -1.0, -2.0, 0.7, -0.1, 3.0]:
-        a, b = compiled(np.array([x, x])), eager(np.array([x, x]))
+    for x in [0.3, 0.6, -1.0, -2.0, 0.7, -0.1, 3.0]:
+        a, b = compiled(np.array([x, 0.5 * x])), eager(np.array([x, 0.5 * x]))
         assert float(a.data) == float(b.data)
         np.testing.assert_array_equal(w.grad, twin.grad)
     assert compiled.recordings == 2
@@ -253,16 +253,16 @@ def test_data_dependent_branch_takes_both_sides():
 def test_check_catches_a_broken_plan(monkeypatch):
     run_lockstep([2, 4, 1], "tanh", None, "mse", "sgd", np.float64, steps=2, check=True)
 
-    def broken(p, g, out, x):  # a tanh rule missing its 1 - out**2 factor
-        return p.call("np.multiply", g, 1.0, name="dz")
+    def broken(p, g, out, ins, attrs, need):  # a tanh rule missing its 1 - out**2 factor
+        return [p.call("np.multiply", g, 1.0, name="dz")]
 
-    monkeypatch.setitem(lower._ACTIVATION_GRADS, "tanh", broken)
+    monkeypatch.setitem(lower.VJP, ops.TANH, broken)
     with pytest.raises(RuntimeError, match=r"MLP\.layers\.0\.W\.grad differs"):
         run_lockstep([2, 4, 1], "tanh", None, "mse", "sgd", np.float64, steps=2, check=True)
 
 
 def test_broken_plan_without_check_runs_eagerly_with_a_warning(monkeypatch):
-    monkeypatch.setitem(lower._ACTIVATION_GRADS, "tanh", lambda p, g, out, x: g)
+    monkeypatch.setitem(lower.VJP, ops.TANH, lambda p, g, out, ins, attrs, need: [g])
     (m1, o1), (m2, o2) = twins([2, 4, 1], "tanh", None, np.float64, "sgd")
     compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
     X, y = data(8, 2, 1, "mse", np.float64)

@@ -66,7 +66,8 @@ def test_arrays_from_numpy_conversions_are_protected_too():
     copied[...] = 0
     loss.backward()
     assert np.any(Z.data != 0)
-    np.asarray(Z)[...] = 1  # the graph is released: writes are allowed again
+    assert not np.asarray(Z).flags.writeable  # numpy's view is read-only: writes go via .data
+    Z.data[...] = 1  # the graph is released: writes are allowed again
 
 
 def test_unnamed_tensor_is_named_by_op_and_shape():
@@ -189,26 +190,63 @@ def test_writes_allowed_once_the_graph_is_dropped_without_backward():
     assert W.data[0, 0] == 1.0
 
 
-def test_retained_graph_keeps_protecting_its_data():
+def test_retained_graph_raises_after_its_input_changed():
     W, Z, loss = _layer()
     loss.backward(retain_graph=True)
-    with pytest.raises(ad.InplaceModificationError):
-        W.data[0, 0] = 1.0
     g_first = W.grad.copy()
     W.zero_grad()
-    loss.backward()  # the same gradients again: nothing was changed
+    loss.backward(retain_graph=True)  # nothing changed: the same gradients again
     np.testing.assert_array_equal(W.grad, g_first)
-    W.data[0, 0] = 1.0  # released now
+    W.data[0, 0] = 1.0  # an update while the retained graph is alive succeeds...
+    assert W.data[0, 0] == 1.0
+    with pytest.raises(ad.InplaceModificationError, match="'W'"):
+        loss.backward()  # ...and the stale graph refuses to give wrong gradients
 
 
-def test_gradients_are_right_after_a_refused_write():
+def test_gradients_are_right_after_a_refused_backward():
     x = Tensor([1.0, -2.0, 3.0], requires_grad=True, name="x")
-    y = x.relu()
-    loss = (y * y).sum()
+    loss = (x.relu() * x.relu()).sum()
+    x.data[x.data < 0] = 7.0
     with pytest.raises(ad.InplaceModificationError, match="'x'"):
-        x.data[x.data < 0] = 7.0
-    loss.backward()
-    np.testing.assert_array_equal(x.grad, [2.0, 0.0, 6.0])
+        loss.backward()
+    assert x.grad is None  # nothing was accumulated
+    (x.relu() * x.relu()).sum().backward()  # a fresh forward sees the new values
+    np.testing.assert_array_equal(x.grad, [2.0, 14.0, 6.0])
+
+
+def test_leaf_writes_bump_its_version_and_reads_do_not():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(3):
+        x.data.sum()  # reading costs nothing and changes nothing
+    assert x._version == 0
+    x.data[0] = 5.0
+    x.data *= 2
+    x.data = np.zeros(2)
+    assert x._version == 3
+
+
+def test_optimizer_style_update_under_a_stale_graph_then_fresh_graph_works():
+    W, Z, stale = _layer()
+    with ad.no_grad():
+        W -= 0.1  # an update while an evaluation graph is still alive
+    with pytest.raises(ad.InplaceModificationError, match="'W'"):
+        stale.backward()
+    _, _, fresh = _layer()
+    fresh.backward()
+
+
+def test_write_through_a_view_taken_before_the_graph_is_caught_under_detect_anomaly():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True, name="x")
+    raw = np.asarray(x.data)  # a plain numpy view: outside the version counter
+    raw.flags.writeable = True
+    with ad.detect_anomaly():
+        loss = (x * x).sum()
+        raw[0] = 10.0
+        with pytest.raises(ad.InplaceModificationError, match="'x'"):
+            loss.backward()
+    loss = (x * x).sum()
+    raw[0] = 1.0
+    loss.backward()  # without detect_anomaly such a write slips through: documented
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,7 @@ def linear_operands(draw: Any):
     return [x, W], {}
 
 
-# activation(z) and activation'(z) of the activations `linear` fuses, written with Z
+# activation(z) and activation'(z) of the activations that follow `linear` in a Dense layer
 ACTIVATIONS = {
     "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype)),
     "leaky_relu": (lambda z: np.where(z > 0, z, 0.01 * z), lambda z: np.where(z > 0, 1.0, 0.01)),
@@ -440,7 +440,9 @@ OPS = [
            where_args()),
     OpCase("linear", lambda x, W, b=None: ad.linear(x, W, b),
            lambda x, W, b=None: x @ W.T + (0 if b is None else b), linear_vjp, linear_operands()),
-    *[OpCase(f"linear_{name}", ad.linear, activated_linear_ref, activated_linear_vjp,
+    *[OpCase(f"linear_{name}",
+             lambda x, W, b, activation: getattr(ad, activation)(ad.linear(x, W, b)),
+             activated_linear_ref, activated_linear_vjp,
              activated_linear_operands(name)) for name in ACTIVATIONS],
     # elementwise unary
     OpCase("neg", lambda x: -x, np.negative, lambda g, x: [-g], unary()),

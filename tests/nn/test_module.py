@@ -1,8 +1,6 @@
 """Module: parameter discovery and names, modes, state dicts, the drawing protocol,
 Sequential, Dropout and the activation modules."""
 
-import weakref
-
 import numpy as np
 import pytest
 
@@ -109,48 +107,61 @@ def test_load_state_dict_ignores_reserved_keys_and_keeps_dtype():
     assert model.W.dtype == np.float32 and np.all(model.W.data == 1)
 
 
-# ---- the drawing protocol ----
+# ---- scopes: what drawings and messages read ----
 
 
-def test_first_call_names_parameters_by_path():
+def _scope_chain(t: Tensor) -> list[str]:
+    labels, s = [], t._scope
+    while s is not None:
+        labels.append(s.label)
+        s = s.parent
+    return labels
+
+
+def test_calling_a_module_never_renames_its_parameters():
     model = nn.MLP([2, 3, 1], seed=0)
-    assert model.layers[0].W.name is None
     model(np.ones((1, 2)))
-    assert [p.name for p in model.parameters()] == [n for n, _ in model.named_parameters()]
-    standalone = nn.Dense(2, 2, seed=0)
-    standalone(np.ones((1, 2)))
-    assert (standalone.W.name, standalone.b.name) == ("W", "b")
-
-
-def test_existing_names_are_kept():
+    assert all(p.name is None for p in model.parameters())
     layer = nn.Dense(2, 2, seed=0)
     layer.W.name = "mine"
     nn.Sequential(layer)(np.ones((1, 2)))
-    assert layer.W.name == "mine" and layer.b.name == "layers.0.b"
+    assert layer.W.name == "mine" and layer.b.name is None
 
 
-def test_outputs_carry_module_labels_and_inputs():
+def test_module_scopes_name_parameters_by_path():
+    model = nn.MLP([2, 3, 1], seed=0)
+    out = model(np.ones((1, 2)))
+    scope = out._scope
+    while scope.parent is not None:
+        scope = scope.parent
+    assert dict((n, p) for n, p in scope.names()) == dict(model.named_parameters())
+
+
+def test_nodes_record_the_module_scopes_they_were_made_in():
     model = nn.MLP([2, 16, 1], activation="tanh", output="sigmoid", seed=0)
     x = Tensor(np.ones((4, 2)))
     out = model(x)
-    assert out._meta["module"] == "MLP([2, 16, 1], tanh → sigmoid)"
-    (ref,) = out._meta["module_inputs"]
-    assert isinstance(ref, weakref.ref) and ref() is x
-    hidden = out._parents[0]  # each Dense layer is one fused node: tanh(x @ W.T + b)
-    assert hidden.op == "linear" and hidden._meta["activation"] == "tanh"
-    assert hidden._meta["module"] == "layers.0: Dense(2→16, tanh)"
-    assert hidden._meta["module_inputs"][0]() is x
+    assert out.op == "sigmoid"
+    assert _scope_chain(out) == [
+        "layers.1: Dense(16→1, sigmoid)",
+        "MLP([2, 16, 1], tanh → sigmoid)",
+    ]
+    linear = out._parents[0]  # each Dense layer is linear, then its activation op
+    assert linear.op == "linear" and linear._scope is out._scope
+    hidden = linear._parents[0]
+    assert hidden.op == "tanh" and _scope_chain(hidden)[0] == "layers.0: Dense(2→16, tanh)"
+    assert hidden._parents[0].op == "linear" and hidden._parents[0]._parents[0] is x
 
 
-def test_module_label_keeps_op_meta():
+def test_module_scope_keeps_op_attributes():
     out = nn.LeakyReLU(0.2)(Tensor(np.ones(3), requires_grad=True))
-    assert out._meta["slope"] == 0.2 and out._meta["module"] == "LeakyReLU(0.2)"
+    assert out._attrs == {"slope": 0.2} and out._scope.label == "LeakyReLU(0.2)"
 
 
-def test_no_meta_without_grad():
+def test_no_graph_and_no_scope_without_grad():
     with ad.no_grad():
         out = nn.Dense(2, 2, seed=0)(np.ones((1, 2)))
-    assert out._meta is None
+    assert out.is_leaf and out._scope is None
 
 
 def test_reprs():

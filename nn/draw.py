@@ -1,4 +1,4 @@
-"""`python -m autodiff.viz`: a picture of an MLP's graph without writing code.
+"""`python -m nn.draw`: a picture of an MLP's graph without writing code.
 
 Builds an `nn.MLP` from layer sizes and activations, runs it on a small random batch
 (optionally through a loss and one backward pass, so gradients show) and saves the
@@ -19,11 +19,11 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "softmax", "identity")
 LOSSES = ("bce", "mse", "cross_entropy")
 
 EXAMPLES = """examples:
-  python -m autodiff.viz --layers 2,16,16,1 --activations tanh,tanh,sigmoid \\
+  python -m nn.draw --layers 2,16,16,1 --activations tanh,tanh,sigmoid \\
       --loss bce --backward -o mlp.svg
-  python -m autodiff.viz --layers 784,128,10 --activations relu,identity \\
+  python -m nn.draw --layers 784,128,10 --activations relu,identity \\
       --loss cross_entropy --collapse-modules -o mnist_mlp.png
-  python -m autodiff.viz --layers 2,4,1 --activations tanh,identity --dot   # DOT text
+  python -m nn.draw --layers 2,4,1 --activations tanh,identity --dot   # DOT text
 
 The picture shows every tensor (boxes: name, shape, dtype, values or statistics, and
 gradients after --backward) and every operation (ellipses), with one box per layer.
@@ -32,7 +32,7 @@ Rendering needs Graphviz's `dot` program; --dot prints the DOT source without it
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m autodiff.viz",
+        prog="python -m nn.draw",
         description="Draw the computation graph of a multilayer perceptron (nn.MLP) "
         "as SVG, PNG or PDF through Graphviz.",
         epilog=EXAMPLES,
@@ -170,3 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"wrote {path}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The fused ops of autodiff.ops (losses in one node, linear, scatter_add), checked three ways.
+"""The losses of nn (compositions of core ops), linear and scatter_add, checked three ways.
 
 `linear` already has its row in the table of `test_ops.py` (N-D inputs, with and without
 bias). The losses and `scatter_add` get rows of the same `OpCase` kind here, and the same
@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import autodiff as ad
+import nn
 from autodiff import Tensor, ops
 from autodiff import strategies as ads
 from tests.autodiff.test_ops import (
@@ -137,15 +138,16 @@ def scatter_args(index_args: st.SearchStrategy, basic: bool) -> st.SearchStrateg
 
 
 def scatter_fn(g: Tensor, index: Any, shape: tuple[int, ...], basic: bool) -> Tensor:
-    return ops.scatter_add(g, index, shape, basic)
+    """The adjoint of indexing as an op of its own (what getitem's rule records)."""
+    return ops.apply(ops.SCATTER_ADD, (g,), {"index": index, "shape": shape})
 
 
 FUSED = [
-    OpCase("binary_cross_entropy", lambda p, t, eps: ops.binary_cross_entropy(p, t, eps),
+    OpCase("binary_cross_entropy", lambda p, t, eps: nn.binary_cross_entropy(p, t, eps),
            bce_ref, bce_vjp, bce_args()),
-    OpCase("binary_cross_entropy_with_logits", ops.binary_cross_entropy_with_logits,
+    OpCase("binary_cross_entropy_with_logits", nn.binary_cross_entropy_with_logits,
            bce_logits_ref, bce_logits_vjp, logits_args()),
-    OpCase("cross_entropy", lambda z, labels: ops.cross_entropy(z, labels), ce_ref, ce_vjp,
+    OpCase("cross_entropy", lambda z, labels: nn.cross_entropy(z, labels), ce_ref, ce_vjp,
            ce_args()),
     OpCase("scatter_add_basic", scatter_fn,
            lambda g, index, shape, basic: index_adjoint(g, shape, index),
@@ -250,7 +252,7 @@ def test_bce_second_derivatives_match_hand_formula(data: Any, seed: int):
     pc = np.clip(p, eps, 1 - eps)
     hpp = np.where(inside, t / pc**2 + (1 - t) / (1 - pc) ** 2, 0.0) / n
     hpt = np.where(inside, -1 / (pc * (1 - pc)), 0.0) / n
-    hp, ht = _hvp(lambda a, b: ops.binary_cross_entropy(a, b, eps), [p, t], [vp, vt])
+    hp, ht = _hvp(lambda a, b: nn.binary_cross_entropy(a, b, eps), [p, t], [vp, vt])
     np.testing.assert_allclose(hp, hpp * vp + hpt * vt, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ht, hpt * vp, rtol=1e-9, atol=1e-12)
 
@@ -261,7 +263,7 @@ def test_bce_with_logits_second_derivatives_match_hand_formula(data: Any, seed: 
     [z, t], _ = data.draw(logits_args())
     vz, vt = _upstream(z.shape, seed), _upstream(z.shape, seed + 1)
     s, n = np_sigmoid(z), z.size
-    hz, ht = _hvp(ops.binary_cross_entropy_with_logits, [z, t], [vz, vt])
+    hz, ht = _hvp(nn.binary_cross_entropy_with_logits, [z, t], [vz, vt])
     np.testing.assert_allclose(hz, (s * (1 - s) * vz - vt) / n, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ht, -vz / n, rtol=1e-9, atol=1e-12)
 
@@ -272,7 +274,7 @@ def test_cross_entropy_hessian_vector_product_matches_hand_formula(data: Any, se
     [z], kw = data.draw(ce_args())
     v = _upstream(z.shape, seed)
     s = np_softmax(z, -1)
-    [hv] = _hvp(lambda a: ops.cross_entropy(a, kw["labels"]), [z], [v])
+    [hv] = _hvp(lambda a: nn.cross_entropy(a, kw["labels"]), [z], [v])
     expected = (s * v - s * (s * v).sum(axis=-1, keepdims=True)) / len(z)
     np.testing.assert_allclose(hv, expected, rtol=1e-9, atol=1e-12)
 
@@ -304,13 +306,13 @@ def mlp_case(draw: Any, kind: str):
 
 def mlp_loss(kind: str, pick: np.ndarray, labels: np.ndarray | None) -> Callable[..., Tensor]:
     def fn(x: Tensor, W1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor, *t: Tensor) -> Tensor:
-        h = ops.linear(x[pick], W1, b1).tanh()
-        z = ops.linear(h, W2, b2)
+        h = ad.linear(x[pick], W1, b1).tanh()
+        z = ad.linear(h, W2, b2)
         if kind == "bce":
-            return ops.binary_cross_entropy(z.sigmoid(), t[0])
+            return nn.binary_cross_entropy(z.sigmoid(), t[0])
         if kind == "bce_with_logits":
-            return ops.binary_cross_entropy_with_logits(z, t[0])
-        return ops.cross_entropy(z, labels)
+            return nn.binary_cross_entropy_with_logits(z, t[0])
+        return nn.cross_entropy(z, labels)
 
     return fn
 
@@ -365,7 +367,7 @@ def test_scatter_add_inside_a_nonlinear_composition(data: Any, seed: int):
     G = _upstream(kw["shape"], seed)
 
     def fn(t: Tensor) -> Tensor:
-        return ((ops.scatter_add(t.tanh(), kw["index"], kw["shape"]) ** 2) * G).sum()
+        return ((scatter_fn(t.tanh(), kw["index"], kw["shape"], False) ** 2) * G).sum()
 
     def by_hand(a: np.ndarray) -> list[np.ndarray]:
         s = index_adjoint(np.tanh(a), kw["shape"], kw["index"])
@@ -385,7 +387,7 @@ def test_bce_ops_give_gradients_only_to_inputs_that_require_them(name: str, need
     p = np.array([[0.2, 0.7], [0.5, 0.9]])
     t = np.array([[0.0, 1.0], [0.3, 1.0]])
     a, b = Tensor(p, requires_grad=need[0]), Tensor(t, requires_grad=need[1])
-    getattr(ops, name)(a, b).backward()
+    getattr(nn, name)(a, b).backward()
     vjp = bce_vjp(1.0, p, t, 1e-12) if name == "binary_cross_entropy" else bce_logits_vjp(1.0, p, t)
     for tensor, needed, expected in zip((a, b), need, vjp, strict=True):
         if needed:
@@ -398,10 +400,10 @@ def test_bce_ops_take_a_numpy_target():
     p = np.array([0.25, 0.6, 0.8])
     t = np.array([1.0, 0.0, 0.5])
     a = Tensor(p, requires_grad=True)
-    ops.binary_cross_entropy(a, t).backward()
+    nn.binary_cross_entropy(a, t).backward()
     np.testing.assert_allclose(a.grad, bce_vjp(1.0, p, t, 1e-12)[0], rtol=1e-12)
     z = Tensor(p, requires_grad=True)
-    ops.binary_cross_entropy_with_logits(z, t).backward()
+    nn.binary_cross_entropy_with_logits(z, t).backward()
     np.testing.assert_allclose(z.grad, bce_logits_vjp(1.0, p, t)[0], rtol=1e-12)
 
 
@@ -423,7 +425,7 @@ def test_linear_gives_gradients_only_to_inputs_that_require_them(need: tuple):
     leaves = [Tensor(x, requires_grad=need[0]), Tensor(W, requires_grad=need[1])]
     if need[2] is not None:
         leaves.append(Tensor(b, requires_grad=need[2]))
-    out = ops.linear(*leaves)
+    out = ad.linear(*leaves)
     np.testing.assert_allclose(out.data, x @ W.T + (b if need[2] is not None else 0), rtol=1e-12)
     out.backward(G)
     G2, x2 = G.reshape(-1, 5), x.reshape(-1, 4)
@@ -436,38 +438,32 @@ def test_linear_gives_gradients_only_to_inputs_that_require_them(need: tuple):
 
 
 @pytest.mark.parametrize("activation, slope_at_zero", [("relu", 0.0), ("leaky_relu", 0.01)])
-def test_fused_linear_kink_follows_the_activation_convention(activation: str, slope_at_zero):
+def test_linear_then_activation_kink_follows_the_activation_convention(activation, slope_at_zero):
     """Pre-activations exactly at 0: relu'(0) = 0 and leaky_relu'(0) = slope, as the ops."""
     x = Tensor(np.array([[1.0, -1.0], [0.5, 2.0]]), requires_grad=True)
     W = Tensor(np.array([[1.0, 1.0], [0.0, 0.0], [2.0, -1.0]]), requires_grad=True)
     b = Tensor(np.array([0.0, 0.0, -3.0]), requires_grad=True)  # z: [[0, 0, 0], [2.5, 0, -2]]
-    fused = ops.linear(x, W, b, activation=activation)
-    fused.sum().backward()
-    grads = [t.grad for t in (x, W, b)]
-    for t in (x, W, b):
-        t.grad = None
-    separate = getattr(ops, activation)(ops.linear(x, W, b))
-    separate.sum().backward()
-    np.testing.assert_array_equal(fused.data, separate.data)
-    for fused_grad, t in zip(grads, (x, W, b), strict=True):
-        np.testing.assert_allclose(fused_grad, t.grad, rtol=1e-15)
+    layer = nn.Dense(2, 3, activation)
+    layer.W, layer.b = W, b
+    layer(x).sum().backward()
     slopes = np.where(np.array([[0.0, 0.0, 0.0], [2.5, 0.0, -2.0]]) > 0, 1.0, slope_at_zero)
     np.testing.assert_allclose(b.grad, slopes.sum(axis=0), rtol=1e-15)
+    np.testing.assert_allclose(W.grad, slopes.T @ x.data, rtol=1e-15)
 
 
-def test_fused_sigmoid_saturates_without_overflow():
+def test_linear_then_sigmoid_saturates_without_overflow():
     x = Tensor(np.array([[1.0]]), requires_grad=True)
     W = Tensor(np.array([[-1000.0], [1000.0]]), requires_grad=True)
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow is fine
-        out = ops.linear(x, W, activation="sigmoid")
+        out = ad.linear(x, W).sigmoid()
         out.sum().backward()
     np.testing.assert_array_equal(out.data, [[0.0, 1.0]])
     np.testing.assert_array_equal(W.grad, [[0.0], [0.0]])
 
 
-def test_fused_linear_names_an_unknown_activation():
+def test_dense_names_an_unknown_activation():
     with pytest.raises(ValueError, match="unknown activation 'swish'.*'relu'"):
-        ops.linear(np.ones((2, 3)), Tensor(np.ones((4, 3))), activation="swish")
+        nn.Dense(3, 4, "swish")
 
 
 # ---- edge cases ----
@@ -476,7 +472,7 @@ def test_fused_linear_names_an_unknown_activation():
 def _bce_grads(p: Any, t: Any, eps: float = 1e-12, dtype: Any = np.float64):
     a = Tensor(np.asarray(p, dtype=dtype), requires_grad=True)
     b = Tensor(np.asarray(t, dtype=dtype), requires_grad=True)
-    loss = ops.binary_cross_entropy(a, b, eps)
+    loss = nn.binary_cross_entropy(a, b, eps)
     loss.backward()
     return loss, a.grad, b.grad
 
@@ -538,7 +534,7 @@ def test_bce_float32_end_to_end_where_one_minus_eps_rounds_to_one():
 def test_bce_with_logits_is_finite_at_extreme_logits(dtype: Any):
     z = Tensor(np.array([1000.0, -1000.0, 1000.0, -1000.0], dtype=dtype), requires_grad=True)
     t = Tensor(np.array([0.0, 1.0, 1.0, 0.0], dtype=dtype), requires_grad=True)
-    loss = ops.binary_cross_entropy_with_logits(z, t)
+    loss = nn.binary_cross_entropy_with_logits(z, t)
     assert loss.dtype == dtype
     assert loss.item() == pytest.approx(500.0)  # two mistakes of 1000, two exact hits
     (gz, gt) = ad.grad(loss, [z, t], create_graph=True)
@@ -553,7 +549,7 @@ def test_bce_with_logits_is_finite_at_extreme_logits(dtype: Any):
 def test_cross_entropy_is_finite_at_extreme_logits(dtype: Any):
     z = Tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 0.0]], dtype=dtype),
                requires_grad=True)  # fmt: skip
-    loss = ops.cross_entropy(z, np.array([1, 1]))
+    loss = nn.cross_entropy(z, np.array([1, 1]))
     assert loss.dtype == dtype
     assert loss.item() == pytest.approx(1000.0)  # row 0 misses by 2000, row 1 is right
     (gz,) = ad.grad(loss, [z], create_graph=True)
@@ -567,7 +563,7 @@ def test_cross_entropy_float32_end_to_end():
     rng = np.random.default_rng(1)
     z64, labels = rng.standard_normal((4, 3)), np.array([0, 2, 2, 1])
     z = Tensor(z64.astype(np.float32), requires_grad=True)
-    loss = ops.cross_entropy(z, labels)
+    loss = nn.cross_entropy(z, labels)
     loss.backward()
     assert loss.dtype == z.grad.dtype == np.float32
     np.testing.assert_allclose(loss.item(), ce_ref(z64, labels), rtol=1e-5)
@@ -577,12 +573,12 @@ def test_cross_entropy_float32_end_to_end():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda a, b: ops.binary_cross_entropy(a, b),
-        lambda a, b: ops.binary_cross_entropy_with_logits(a, b),
+        lambda a, b: nn.binary_cross_entropy(a, b),
+        lambda a, b: nn.binary_cross_entropy_with_logits(a, b),
     ],
     ids=["binary_cross_entropy", "binary_cross_entropy_with_logits"],
 )
-@pytest.mark.parametrize("shapes", [((2, 3), (3, 2)), ((4, 1), (4,)), ((3,), (1, 3))])
+@pytest.mark.parametrize("shapes", [((2, 3), (3, 2)), ((4, 2), (4,)), ((3,), (1, 3))])
 def test_bce_shape_mismatch_raises_naming_both_shapes(call: Any, shapes: tuple):
     a = Tensor(np.full(shapes[0], 0.5), requires_grad=True)
     with pytest.raises(ValueError) as info:
@@ -594,18 +590,18 @@ def test_bce_shape_mismatch_raises_naming_both_shapes(call: Any, shapes: tuple):
 def test_linear_shape_mismatch_raises_naming_both_shapes(shapes: tuple):
     x, W = Tensor(np.ones(shapes[0])), Tensor(np.ones(shapes[1]), requires_grad=True)
     with pytest.raises(ValueError) as info:
-        ops.linear(x, W)
+        ad.linear(x, W)
     assert str(shapes[0]) in str(info.value) and str(shapes[1]) in str(info.value)
 
 
 def test_linear_bias_shape_mismatch_raises_naming_both_shapes():
     with pytest.raises(ValueError, match=r"\(4,\).*\(3, 2\)"):
-        ops.linear(Tensor(np.ones((5, 2))), Tensor(np.ones((3, 2))), Tensor(np.ones(4)))
+        ad.linear(Tensor(np.ones((5, 2))), Tensor(np.ones((3, 2))), Tensor(np.ones(4)))
 
 
-@pytest.mark.parametrize("label_shape", [(2,), (4,), (3, 1), ()])
+@pytest.mark.parametrize("label_shape", [(2,), (4,), (1, 3), ()])
 def test_cross_entropy_label_shape_mismatch_raises_naming_both_shapes(label_shape: tuple):
     z = Tensor(np.zeros((3, 4)), requires_grad=True)
     with pytest.raises(ValueError) as info:
-        ops.cross_entropy(z, np.zeros(label_shape, dtype=np.int64))
+        nn.cross_entropy(z, np.zeros(label_shape, dtype=np.int64))
     assert str(label_shape) in str(info.value) and "(3, 4)" in str(info.value)
