@@ -113,6 +113,7 @@ class Compiled:
         self.recordings = 0
         self._last: Plan | None = None
         self._objects: list[Any] | None = None
+        self._captured = _captured_arrays(fn)  # (name, getter) of arrays fn reads by name
         self._param_names = _parameter_names(fn)
 
     # ---- calling ----
@@ -122,6 +123,13 @@ class Compiled:
         if objects is None:
             objects = self._objects = _reachable(self.fn)
         key, flat = _signature(args, kwargs, objects)
+        if self._captured:  # arrays of the closure and globals: inputs, like arguments
+            arrays = [get() for _, get in self._captured]
+            if not all(isinstance(a, np.ndarray) for a in arrays):
+                self._captured = _captured_arrays(self.fn)  # a name now holds something else
+                return self(*args, **kwargs)
+            key += tuple([(id(a), a.shape, a.dtype.str) for a in arrays])
+            flat += arrays
         entry = self.entries.get(key)
         if entry is None:
             entry = self.entries[key] = Entry()
@@ -162,7 +170,7 @@ class Compiled:
                 getattr(self.fn, "__name__", "step").replace("<", "_").replace(">", "_"),
                 self._arg_names(args, kwargs, len(flat)),
                 flat,
-                _known_names(state),
+                _known_names(everything),
                 recorder,
                 result,
             )
@@ -239,6 +247,7 @@ class Compiled:
             if _is_array(a):
                 names.append(self._param_names[i] if i < len(self._param_names) else f"arg{i}")
         names += [k for k, v in sorted(kwargs.items()) if _is_array(v)]
+        names += [name for name, _ in self._captured]
         return names[:n] + [f"arg{i}" for i in range(len(names), n)]
 
 
@@ -305,6 +314,26 @@ def _reachable(fn: Callable[..., Any]) -> list[Any]:
     return _protocol_objects(candidates, found)
 
 
+def _captured_arrays(fn: Callable[..., Any]) -> list[tuple[str, Callable[[], np.ndarray]]]:
+    """The numpy arrays `fn` reads from its closure or its globals, each with a getter
+    (read on every call: a rebound name is a new signature, a changed array is read)."""
+    target = getattr(fn, "__func__", fn)
+    if not isinstance(target, types.FunctionType):
+        return []
+    found: list[tuple[str, Callable[[], np.ndarray]]] = []
+    for name, cell in zip(target.__code__.co_freevars, target.__closure__ or ()):
+        try:
+            if isinstance(cell.cell_contents, np.ndarray):
+                found.append((name, lambda cell=cell: cell.cell_contents))
+        except ValueError:  # an empty cell
+            pass
+    g = target.__globals__
+    for name in sorted(_global_names(target.__code__)):
+        if isinstance(g.get(name), np.ndarray):
+            found.append((name, lambda name=name: g[name]))
+    return found
+
+
 def _global_names(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for const in code.co_consts:
@@ -352,12 +381,19 @@ def _state(objects: list[Any], args: tuple, kwargs: dict) -> dict[str, Any]:
     return state
 
 
-def _known_names(state: dict[str, Any]) -> dict[int, str]:
-    names = {}
-    for name, thing in state.items():
-        if isinstance(thing, Tensor):
-            short = name.split(".", 1)[1] if "." in name and not thing.name else name
-            names.setdefault(id(thing), thing.name or short)
+def _known_names(objects: list[Any]) -> dict[int, str]:
+    """Readable names of the objects' tensors: a module's dotted path ("layers.0.W")
+    before an optimizer's index ("params[0]")."""
+    names: dict[int, str] = {}
+    for obj in objects:
+        items = obj.__compile_state__() if hasattr(obj, "__compile_state__") else {}
+        for name, thing in items.items():
+            if isinstance(thing, Tensor):
+                name = thing.name or name
+                if id(thing) not in names or ("[" in names[id(thing)] and "[" not in name):
+                    names[id(thing)] = name
+        if isinstance(obj, Tensor) and obj.name:
+            names.setdefault(id(obj), obj.name)
     return names
 
 

@@ -194,7 +194,9 @@ def _unary(prim: Any, fn: str, rule: Callable[[Plan, Value, Value, Value], Value
     class _Op:
         @staticmethod
         def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
-            return p.call(fn, ins[0], name=_name(out, prim.name), elementwise=True)
+            x = ins[0]  # a layer's activation: layers_0_z -> layers_0_a
+            default = x.name[:-1] + "a" if x.name.endswith("_z") else prim.name
+            return p.call(fn, x, name=_name(out, default), elementwise=True)
 
         @staticmethod
         def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
@@ -238,7 +240,9 @@ class _Sigmoid:
         s = p.call("np.negative", ins[0], name="neg_z", elementwise=True)
         s = p.call("np.logaddexp", 0, s, name="softplus", elementwise=True)
         s = p.call("np.negative", s, name="log_sigmoid", elementwise=True)
-        return p.call("np.exp", s, name=_name(out, "sigmoid"), elementwise=True)
+        x = ins[0]
+        default = x.name[:-1] + "a" if x.name.endswith("_z") else "sigmoid"
+        return p.call("np.exp", s, name=_name(out, default), elementwise=True)
 
     @staticmethod
     def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:

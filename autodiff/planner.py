@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from autodiff import lower, trace
+from autodiff import fuse, lower, trace
 from autodiff.lower import Unsupported
 from autodiff.plan import GuardCheck, Name, Plan, Value, wrap
 from autodiff.tensor import Tensor
@@ -46,6 +46,7 @@ class Planner:
         self.plan.env["_release"] = _release
         self.plan.env["_tensor"] = _tensor
         self.plan.env["_onehot"] = _onehot
+        self.plan.env["_inside"] = _inside
         self.args = [self.plan.arg(n, a.shape, a.dtype) for n, a in zip(arg_names, arg_arrays)]
         self.arg_arrays = arg_arrays
         self.known = known  # id(tensor) -> readable name, for the objects' tensors
@@ -244,6 +245,9 @@ class Planner:
             raise Unsupported("backward() from a tensor the step did not compute")
         self.plan.section = "backward"
         grads: dict[int, Value] = {id(ev.root): self._seed(ev)}
+        fused = fuse.sigmoid_bce(self, ev.root, grads[id(ev.root)]) if FUSE else None
+        if fused is not None:  # the loss's nodes get no gradient: their rules are skipped
+            grads = {id(fused[0]): fused[1]}
         leaves: dict[int, Tensor] = {}
         for key in self._reachable(ev.root):
             g = grads.pop(key, None)
@@ -376,6 +380,14 @@ def make_plan(
 
 
 # ---- helpers of the generated code ----
+
+
+def _inside(x: np.ndarray, lo: Any, hi: Any, out: np.ndarray | None = None) -> np.ndarray:
+    """lo <= x <= hi, where the clip op passes its gradient."""
+    low = np.greater_equal(x, lo, out=out) if lo is not None else np.ones(x.shape, bool)
+    if hi is not None:
+        low &= x <= hi
+    return low
 
 
 def _filled(a: np.ndarray) -> bool:

@@ -126,6 +126,7 @@ def test_fused_and_unfused_plans_equal_eager(fuse, monkeypatch):
     for output, loss in (("sigmoid", "bce"), (None, "bce_with_logits")):
         step = run_lockstep([3, 8, 8, 1], "relu", output, loss, "momentum", np.float64)
         assert ("on flat arrays" in step.source) == fuse
+        assert ("sigmoid + BCE fused" in step.source) == (fuse and loss == "bce")
 
 
 @pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
@@ -426,3 +427,23 @@ def test_a_guard_in_a_plan():
     assert f(np.array(-2.0)) == 2.0
     with pytest.raises(GuardFailed):
         f(np.array(2.0))
+
+
+def test_arrays_of_the_closure_are_inputs_read_on_every_call():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = np.array([1.0, 3.0])
+
+    @ad.compile
+    def step():
+        w.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    assert float(step().data) == 7.0
+    x[0] = 2.0  # changed in place: the replay reads it
+    assert float(step().data) == 8.0
+    np.testing.assert_array_equal(w.grad, x)
+    x = np.array([0.0, 1.0])  # rebound: a new signature
+    assert float(step().data) == 2.0
+    assert step.recordings == 2
