@@ -249,6 +249,20 @@ class _Sigmoid:
         return [_sigmoid_grad(p, g, out, ins[0])]
 
 
+@lowering(ops.CLIP)
+class _Clip:
+    @staticmethod
+    def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
+        return p.call("np.clip", ins[0], attrs["lo"], attrs["hi"], name=_name(out, "clipped"),
+                      elementwise=True)  # fmt: skip
+
+    @staticmethod
+    def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
+        x = ins[0]
+        inside = p.call("_inside", x, attrs["lo"], attrs["hi"], name="inside", dtype=np.bool_)
+        return [p.call("np.multiply", g, inside, name="d_" + x.name, dtype=g.dtype)]
+
+
 # ---- linear algebra ----
 
 

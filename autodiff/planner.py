@@ -295,9 +295,10 @@ class Planner:
             handed.add(id(gv))
             pairs.append((self._holder(t), gv))
         p.handed.extend(pairs)
-        for h, gv in pairs:
-            p.stmt(f"_accumulate({h}, {{0}})", gv, comment=f"{h}.grad += {gv.name}")
-        if pairs:
+        if pairs:  # one call for all: each tensor's .grad += its gradient
+            text = ", ".join(f"({h}, {{{i}}})" for i, (h, _) in enumerate(pairs))
+            p.stmt(f"_accumulate({text})", *[gv for _, gv in pairs],
+                   comment="each tensor's .grad += its gradient")  # fmt: skip
             self.effects.append("backward")
 
     def _holder(self, t: Tensor) -> str:
@@ -406,12 +407,14 @@ def _onehot(labels: np.ndarray, classes: int, dtype: Any, out: np.ndarray | None
     return out
 
 
-def _accumulate(t: Tensor, g: np.ndarray) -> None:
-    """t.grad += g, as the eager backward does (a fresh sum; `g` itself when None)."""
-    if t.grad is None:
-        t.grad = g
-    else:
-        t.grad = t.grad + g
+def _accumulate(*pairs: tuple[Tensor, np.ndarray]) -> None:
+    """t.grad += g for each pair, as the eager backward does (a fresh sum; `g` itself
+    when `t.grad` is None)."""
+    for t, g in pairs:
+        if t.grad is None:
+            t.grad = g
+        else:
+            t.grad = t.grad + g
 
 
 def _release(*pairs: tuple[Tensor, np.ndarray]) -> None:

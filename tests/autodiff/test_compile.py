@@ -366,7 +366,7 @@ def test_source_reads_as_backprop_written_out():
     forward, rest = text.split("# backward")
     backward, update = rest.split("# update")
     assert "np.matmul(X, layers_0_W_T" in forward
-    assert "d_layers_0_W" in backward and "_accumulate(layers_0_W_tensor" in backward
+    assert "d_layers_0_W" in backward and "(layers_0_W_tensor, d_layers_0_W)" in backward
     assert "sgd.step()" in update
     with pytest.raises(RuntimeError, match="not been called"):
         _ = ad.compile(lambda: None).source
