@@ -165,5 +165,14 @@ def _is_complement(p: Plan, one_minus: Value | None, t: Value) -> bool:
     """`one_minus` is computed as 1 - t by the plan (so it is on every replay)."""
     for k in p.kernels:
         if k.out is one_minus:
-            return k.fn == "np.subtract" and k.args[0] == 1 and k.args[1] is t
+            return (k.fn == "np.subtract" and k.args[0] == 1 and isinstance(k.args[1], Value)
+                    and _origin(p, k.args[1]) is _origin(p, t))  # fmt: skip
     return False
+
+
+def _origin(p: Plan, v: Value) -> Value:
+    """The argument `v` converts (astype, reshape), or `v` itself."""
+    for k in reversed(p.kernels):
+        if k.out is v and k.fn in ("{0}.astype({1})", "{0}.reshape({1})"):
+            v = k.args[0]
+    return v
