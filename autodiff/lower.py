@@ -230,6 +230,9 @@ _unary(ops.EXP, "np.exp", lambda p, g, out, x: p.call("np.multiply", g, out, nam
 _unary(ops.LOG, "np.log", lambda p, g, out, x: p.call("np.divide", g, x, name="d_" + x.name))
 _unary(ops.TANH, "np.tanh", _tanh_grad)
 _unary(ops.RELU, "_relu", _relu_grad)
+FORWARD[ops.RELU] = lambda p, ins, attrs, out: p.call(  # np.maximum(x, 0), as the primitive
+    "np.maximum", ins[0], 0, name=ins[0].name[:-1] + "a" if ins[0].name.endswith("_z")
+    else _name(out, "relu"), elementwise=True)  # fmt: skip
 
 
 @lowering(ops.SIGMOID)
@@ -253,7 +256,8 @@ class _Sigmoid:
 class _Clip:
     @staticmethod
     def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
-        return p.call("np.clip", ins[0], attrs["lo"], attrs["hi"], name=_name(out, "clipped"),
+        # np.clip's ufunc, minus its Python wrapper
+        return p.call("_clip", ins[0], attrs["lo"], attrs["hi"], name=_name(out, "clipped"),
                       elementwise=True)  # fmt: skip
 
     @staticmethod
@@ -357,8 +361,12 @@ class _Sum:
 class _Mean:
     @staticmethod
     def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
-        return p.call("np.mean", ins[0], name=_name(out, "mean"), shape=out.shape,
-                      axis=attrs["axis"], keepdims=attrs["keepdims"])  # fmt: skip
+        # np.mean of floats is this sum divided by the count, minus its Python wrapper
+        x = ins[0]
+        n = max(int(np.prod(x.shape)) // max(int(np.prod(out.shape)), 1), 1)
+        total = p.call("np.add.reduce", x, name="total", shape=out.shape, axis=attrs["axis"],
+                       keepdims=attrs["keepdims"])  # fmt: skip
+        return p.call("np.divide", total, n, name=_name(out, "mean"), elementwise=True)
 
     @staticmethod
     def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
@@ -410,4 +418,5 @@ def _sum_to(g: np.ndarray, shape: tuple[int, ...], out: np.ndarray | None = None
     return out
 
 
-HELPERS = {"_relu": _relu, "_filled": _filled, "_sum_to": _sum_to}
+_clip = getattr(getattr(np, "_core", np.core).umath, "clip", np.clip)
+HELPERS = {"_relu": _relu, "_filled": _filled, "_sum_to": _sum_to, "_clip": _clip}
