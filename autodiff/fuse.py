@@ -4,6 +4,7 @@ Each rewrite gives the eager engine's numbers up to rounding (the tests compare 
 unfused plans with eager as the oracle, to 1e-12 relative in float64).
 
 - sigmoid + binary cross-entropy (nn's clipped composition): dL/dz = (A - Y) / m.
+- log-softmax + negative log-likelihood (nn's cross-entropy): dL/dz = (softmax - Y) / m.
 - one flat buffer for the parameters' gradients (and, through the optimizer's
   `__compile_update__`, for the parameters and its state), so an optimizer step is a
   few vectorised kernels over all parameters instead of a loop over them.
@@ -176,3 +177,48 @@ def _origin(p: Plan, v: Value) -> Value:
         if k.out is v and k.fn in ("{0}.astype({1})", "{0}.reshape({1})"):
             v = k.args[0]
     return v
+
+
+# ---- log-softmax + negative log-likelihood ----
+
+
+def log_softmax_nll(planner: Any, root: Any, g: Value) -> tuple[Any, Value] | None:
+    """(z, dL/dz) when `root` is nn's cross-entropy sum(log_softmax(z) * onehot) * c.
+
+    The rules of the four nodes multiply out to dL/dz = (softmax(z) - onehot) * (-c g),
+    because each row of the one-hot table sums to 1: three kernels, the course's
+    dZ = A - Y of a softmax output.
+    """
+    nodes = planner.nodes
+    scaled = _node(nodes, root, "mul")
+    if scaled is None or "scalar" not in scaled.attrs or type(scaled.attrs["scalar"]) is not float:
+        return None
+    total = _node(nodes, scaled.parents[0], "sum")
+    if total is None or total.attrs.get("axis") is not None or total.attrs.get("keepdims"):
+        return None
+    product = _node(nodes, total.parents[0], "mul")
+    if product is None or "scalar" in product.attrs:
+        return None
+    a, b = product.parents
+    ls_tensor, onehot = (a, b) if _node(nodes, a, "log_softmax") else (b, a)
+    ls = _node(nodes, ls_tensor, "log_softmax")
+    if ls is None or onehot.requires_grad or len(ls_tensor.shape) != 2:
+        return None
+    if ls.attrs.get("axis") not in (-1, 1):
+        return None
+    inner = {id(scaled.parents[0]), id(total.parents[0]), id(ls_tensor)}
+    for key, (_, ev, _) in nodes.items():
+        if key not in inner and key != id(root) and any(id(q) in inner for q in ev.parents):
+            return None
+    p = planner.plan
+    table = planner.values.get(id(onehot))
+    if not any(k.out is table and k.fn == "_onehot" for k in p.kernels):
+        return None  # only a table the plan builds from labels has rows summing to 1
+    L = planner.values[id(ls_tensor)]
+    scale = p.call("np.multiply", g, -scaled.attrs["scalar"], name="scale", shape=g.shape)
+    probs = p.call("np.exp", L, name="softmax", elementwise=True)
+    d = p.call("np.subtract", probs, table, name="p_minus_y", elementwise=True)
+    z = ls.parents[0]
+    dz = p.call("np.multiply", d, scale, name="d_" + planner.values[id(z)].name, shape=L.shape)
+    p.kernels[-1].comment = "log-softmax + NLL fused: dZ = (softmax - Y) / m"
+    return z, dz

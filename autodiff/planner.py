@@ -245,7 +245,12 @@ class Planner:
             raise Unsupported("backward() from a tensor the step did not compute")
         self.plan.section = "backward"
         grads: dict[int, Value] = {id(ev.root): self._seed(ev)}
-        fused = fuse.sigmoid_bce(self, ev.root, grads[id(ev.root)]) if FUSE else None
+        fused = None
+        if FUSE:
+            seed = grads[id(ev.root)]
+            fused = fuse.sigmoid_bce(self, ev.root, seed) or fuse.log_softmax_nll(
+                self, ev.root, seed
+            )
         if fused is not None:  # the loss's nodes get no gradient: their rules are skipped
             grads = {id(fused[0]): fused[1]}
         leaves: dict[int, Tensor] = {}

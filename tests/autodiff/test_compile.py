@@ -182,7 +182,11 @@ def test_dropout_draws_fresh_masks_from_the_eager_stream():
     assert not np.array_equal(masks[1], masks[2])  # a new mask on every replay
 
 
-def test_cross_entropy_equals_eager():
+@pytest.mark.parametrize("fuse", [True, False])
+def test_cross_entropy_equals_eager(fuse, monkeypatch):
+    from autodiff import planner
+
+    monkeypatch.setattr(planner, "FUSE", fuse)
     sizes = [4, 8, 3]
     (m1, o1), (m2, o2) = twins(sizes, "relu", None, np.float64, "adam")
 
@@ -200,11 +204,13 @@ def test_cross_entropy_equals_eager():
     rng = np.random.default_rng(0)
     for _ in range(4):
         X, y = rng.normal(size=(10, 4)), rng.integers(0, 3, size=10)
+        y[:3] = [0, 1, 2]  # every class: a one-hot table, never a uniform one
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # compiled: log_softmax and the one-hot labels
             a = compiled(X, y)
         assert_same(a.data, eager(X, y).data, np.float64)
         assert_models_equal(m1, m2, o1, o2, np.float64)
+    assert ("log-softmax + NLL fused" in compiled.source) == fuse
 
 
 def test_train_eval_switch_and_learning_rate_change_record_anew():
