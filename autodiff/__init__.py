@@ -16,7 +16,6 @@ strategies).
 
 from autodiff import anomaly
 from autodiff.anomaly import detect_anomaly
-from autodiff.compile import compile
 from autodiff.engine import grad
 from autodiff.gradcheck import GradcheckError, check_grads, gradcheck, numerical_grad
 from autodiff.mode import enable_grad, is_grad_enabled, no_grad
@@ -59,6 +58,10 @@ from autodiff.ops import (
 from autodiff.scope import scope
 from autodiff.tensor import Tensor
 from autodiff.versions import InplaceModificationError
+
+# isort: off
+from autodiff.compile import compile  # last: it builds on the modules above
+# isort: on
 
 __all__ = [
     "GradcheckError",

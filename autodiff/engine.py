@@ -1,13 +1,10 @@
 """The backward pass: one traversal behind both `Tensor.backward` and `ad.grad`.
 
-`backprop` orders the graph once (`toposort`, iterative: a chain of a million ops is
-fine), then walks it from the outputs back, calling each node's vjp rules and summing
-the gradients into one dict that belongs to this pass alone (nothing is stored on the
-nodes, so two threads running backward through a shared intermediate never mix their
-gradients). A first-order pass hands the rules numpy arrays and builds no graph; with
-`create_graph=True` it hands them Tensors in grad mode, so the gradients are
-differentiable (second derivatives, Hessian-vector products). Unless the graph is
-retained, each node is released after use (its `_parents` dropped).
+`backprop` orders the graph (`toposort`, iterative), walks it from the outputs back
+calling each node's vjp rules, and sums gradients in one dict owned by the pass, so
+concurrent passes through shared nodes never mix. First order hands the rules numpy
+arrays; `create_graph=True` hands them Tensors in grad mode, so the gradients are
+differentiable. Unless retained, each node is released after use (`_parents` dropped).
 """
 
 from __future__ import annotations
@@ -18,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from autodiff import anomaly, versions
-from autodiff import trace as _trace
+from autodiff.arguments import seed_gradient, tensor_grad_outputs, tensor_list
 from autodiff.mode import set_grad_enabled
-from autodiff.tensor import Tensor, leaf, to_array
+from autodiff.tensor import Tensor, leaf
 
 
 def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> list[Tensor]:
@@ -31,17 +28,21 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     """
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
+    # Two parallel stacks, not one of (node, expanded) pairs: a million-op chain would
+    # otherwise allocate a million small tuples for the garbage collector to scan.
+    nodes, expanded = list(reversed(roots)), [False] * len(roots)
+    while nodes:
+        node = nodes.pop()
+        if expanded.pop():
             order.append(node)
         elif node not in visited:
             visited.add(node)
-            stack.append((node, True))
+            nodes.append(node)
+            expanded.append(True)
             for p in reversed(node._parents):
                 if p not in visited and (p.requires_grad or not only_requires_grad):
-                    stack.append((p, False))
+                    nodes.append(p)
+                    expanded.append(False)
     return order
 
 
@@ -56,22 +57,14 @@ def released_error(node: Tensor) -> RuntimeError:
 
 def _input_grads(node: Tensor, g: Any, create_graph: bool) -> list[Any]:
     """The gradients the node's rules give its inputs (None where none is needed)."""
-    versions.check(node)
     parents, attrs, rules = node._parents, node._attrs, node._prim.vjp
+    versions.check(node)  # raises if an input changed since the node was recorded
     out, xs = (node, parents) if create_graph else (node._data, [p._data for p in parents])
     if node._prim.variadic:
         return [rules[0](g, out, *xs, index=i, **attrs) if p.requires_grad else None
                 for i, p in enumerate(parents)]  # fmt: skip
     return [rule(g, out, *xs, **attrs) if p.requires_grad else None
             for rule, p in zip(rules, parents)]  # fmt: skip
-
-
-def _checked(node: Tensor, parent: Tensor, g: Any) -> Any:
-    """A rule's gradient for `parent`: a wrong shape names the op; the dtype is matched."""
-    if g.shape != parent.shape:
-        raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient of shape "
-                           f"{g.shape} for an input of shape {parent.shape}")  # fmt: skip
-    return g if g.dtype == parent.dtype else g.astype(parent.dtype)
 
 
 def backprop(
@@ -108,39 +101,19 @@ def backprop(
 def _propagate(
     node: Tensor, g: Any, grads: dict[Tensor, Any], create_graph: bool, check: Any
 ) -> None:
-    """Add the gradients `node`'s rules give its inputs into `grads`."""
+    """Add the gradients `node`'s rules give its inputs into `grads` (shape checked)."""
     input_grads = _input_grads(node, g, create_graph)
     if check:
         check(node, input_grads)
     for p, pg in zip(node._parents, input_grads):
         if pg is not None:
-            pg = _checked(node, p, pg)
+            data = p._data
+            if pg.shape != data.shape:
+                raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient "
+                                   f"of shape {pg.shape} for an input of {data.shape}")  # fmt: skip
+            if pg.dtype is not data.dtype and pg.dtype != data.dtype:
+                pg = pg.astype(data.dtype)
             grads[p] = pg if p not in grads else grads[p] + pg
-
-
-def _seed(root: Tensor, grad: Any, create_graph: bool) -> Any:
-    """The gradient a pass starts from at `root`: 1, or `grad` checked against it."""
-    if grad is None:
-        if root.size != 1:
-            raise ValueError(
-                f"backward() on a tensor of shape {root.shape} needs `grad`, the gradient "
-                "of some scalar with respect to it (an array of the same shape); "
-                "only a single-element tensor defaults to 1. Did you mean .sum().backward()?"
-            )
-        seed = np.ones(root.shape, dtype=root.dtype)
-    elif isinstance(grad, Tensor) and create_graph:
-        seed = grad  # kept in the graph: a double vjp differentiates through it
-    else:
-        seed = to_array(grad, root.dtype)
-    if seed.shape != root.shape:
-        if seed.size != 1 or root.size != 1:
-            raise ValueError(
-                f"grad of shape {seed.shape} does not match the tensor's shape {root.shape}"
-            )
-        seed = seed.reshape(root.shape)
-    if create_graph and not isinstance(seed, Tensor):
-        return leaf(seed)
-    return seed
 
 
 def backward(root: Tensor, grad: Any = None, *, retain_graph: bool = False) -> None:
@@ -152,7 +125,7 @@ def backward(root: Tensor, grad: Any = None, *, retain_graph: bool = False) -> N
         )
     handed: set[int] = set()
     for tensor, g in backprop(
-        [root], [_seed(root, grad, False)], retain_graph=retain_graph
+        [root], [seed_gradient(root, grad, False)], retain_graph=retain_graph
     ).items():
         if tensor.is_leaf or tensor._retain:
             g = g if type(g) is np.ndarray else np.asarray(g)  # rules on 0-d give numpy scalars
@@ -165,25 +138,6 @@ def backward(root: Tensor, grad: Any = None, *, retain_graph: bool = False) -> N
                 g = g.copy()
             handed.add(id(g))
             tensor.grad = g
-
-
-def _as_list(x: Any, what: str) -> list[Tensor]:
-    items = [x] if isinstance(x, Tensor) else list(x)
-    for i, t in enumerate(items):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{what}[{i}] must be a Tensor, got {type(t).__name__}")
-    return items
-
-
-def _grad_outputs(grad_outputs: Any, n: int) -> list[Any]:
-    if grad_outputs is None:
-        return [None] * n
-    if isinstance(grad_outputs, (Tensor, np.ndarray, np.generic, int, float)) and n == 1:
-        return [grad_outputs]
-    listed = list(grad_outputs)
-    if len(listed) != n:
-        raise ValueError(f"grad_outputs has {len(listed)} entries for {n} outputs")
-    return listed
 
 
 def grad(
@@ -205,15 +159,14 @@ def grad(
     >>> float(dy), float(d2y)
     (27.0, 18.0)
     """
-    if _trace.STATE.recorder is not None:  # ad.compile is recording
-        _trace.grad_call(create_graph)
-    outs, ins = _as_list(outputs, "outputs"), _as_list(inputs, "inputs")
+    outs, ins = tensor_list(outputs, "outputs"), tensor_list(inputs, "inputs")
     for what, items in (("outputs", outs), ("inputs", ins)):
         for i, t in enumerate(items):
             if not t.requires_grad:
                 raise RuntimeError(f"{what}[{i}] does not require grad: nothing to differentiate")
     seeds = [
-        _seed(o, g, create_graph) for o, g in zip(outs, _grad_outputs(grad_outputs, len(outs)))
+        seed_gradient(o, g, create_graph)
+        for o, g in zip(outs, tensor_grad_outputs(grad_outputs, len(outs)))
     ]
     retain = create_graph if retain_graph is None else retain_graph
     found = backprop(

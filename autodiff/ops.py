@@ -53,7 +53,9 @@ from autodiff import anomaly, versions
 from autodiff import trace as _trace
 from autodiff.mode import GRAD_ENABLED
 from autodiff.scope import CURRENT as SCOPE
-from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, as_tensor, leaf
+from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, _init, as_tensor, leaf
+
+_new = object.__new__
 
 Axis = int | Sequence[int] | None
 Rule = Callable[..., Any]
@@ -94,7 +96,8 @@ def apply(
         if _trace.STATE.recorder is not None:  # ad.compile is recording
             _trace.write(prim, out)
         return _write(out, data, prim)
-    result = leaf(data)
+    result = _new(Tensor)
+    _init(result, data, False)
     if GRAD_ENABLED.get() and _requires_grad(inputs):
         result.requires_grad = True
         result._prim, result._parents, result._attrs = prim, inputs, attrs
@@ -118,13 +121,13 @@ def _requires_grad(inputs: tuple[Tensor, ...]) -> bool:
 # called numpy: a line of this file. So warnings from here are errors (a filter that
 # only matches this module), and the forward that raised one runs again recording its
 # warnings, which are reissued at the user's line. Costless when nothing warns. The
-# filter is put back whenever the list of filters was swapped (`catch_warnings`).
+# filter is put back in front whenever the list of filters was swapped (`catch_warnings`).
 _watched: list[Any] = [None]
 
 
 def _watch_warnings() -> None:
-    if not builtins.any(f[0] == "error" and f[3] is not None and f[3].pattern == __name__
-                        for f in warnings.filters):  # fmt: skip
+    filters = warnings.filters
+    if not filters or filters[0][3] is None or filters[0][3].pattern != __name__:
         warnings.filterwarnings("error", category=RuntimeWarning, module=__name__)
     _watched[0] = warnings.filters
 
@@ -505,7 +508,8 @@ def _binary(
             attrs["left"] = True
         return apply(number_first, (b,), attrs, out=out)
     a, b = _pair(a, b)
-    a, b = _expand(prim.name, a, b)
+    if a._data.shape != b._data.shape:
+        a, b = _expand(prim.name, a, b)
     return apply(prim, (a, b), out=out)
 
 
@@ -559,6 +563,8 @@ def inplace(fn: Callable[..., Tensor], t: Tensor, other: ArrayLike) -> Tensor:
                 "grad, while grad mode is on: wrap the update in `with ad.no_grad():`"
             )
         return fn(t, other)
+    if isinstance(other, np.ndarray) and other.dtype.kind == "f":
+        other = leaf(other)  # read once, never recorded: no private copy needed
     return _binary(_INPLACE[fn], t, other, out=t)
 
 

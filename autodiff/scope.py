@@ -2,7 +2,7 @@
 
 Every node records the innermost open scope (`node._scope`), a `Scope` with a `label`
 and its enclosing `parent`, so a drawing can box the nodes made inside each scope, and
-nested scopes nest boxes. `nn.Module.__call__` opens one per module call. A scope may
+nested scopes nest boxes. A model library opens one per module call. A scope may
 also carry `names`, a callable returning `(name, tensor)` pairs: how a drawing names
 tensors used inside it (a model passes its `named_parameters`, so its weights are drawn
 as "layers.0.W" without being renamed). The stack of open scopes is per thread.

@@ -5,10 +5,8 @@ It stores the op's primitive (`_prim`: its name, numpy forward and vjp rule, see
 `autodiff.ops`), its inputs (`_parents`), the per-call facts of the op (`_attrs`: axis,
 shape, a Python-number operand...), the versions of its inputs when it was made
 (`_versions`, see `autodiff.versions`) and the innermost `ad.scope` it was made in
-(`_scope`). Every other tensor is a *leaf*. So a recorded graph can be replayed (each
-node's forward from its parents' arrays and its attributes) and drawn. The methods and
-operators below delegate to the functions of `autodiff.ops`; the backward pass lives
-in `autodiff.engine`.
+(`_scope`). Every other tensor is a *leaf*. So a recorded graph can be replayed and
+drawn. Methods delegate to `autodiff.ops`; the backward pass is in `autodiff.engine`.
 """
 
 from __future__ import annotations
@@ -17,34 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from autodiff import trace as _trace
 from autodiff import versions
+from autodiff.arguments import to_array
 
 ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
-_FLOATS = (np.float32, np.float64)
+Axis = int | tuple[int, ...] | None
 NO_ATTRS: dict[str, Any] = {}  # the attributes of leaves and of ops without any: never mutated
-
-
-def to_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
-    """`data` as a float32 or float64 array following the contract's dtype rules.
-
-    Anything that is not real numbers (None, strings, complex, objects) is a TypeError.
-    """
-    if isinstance(data, Tensor):
-        data = data._data
-    array = np.asarray(data)
-    if array.dtype.kind not in "biuf":
-        given = type(data).__name__ if array.ndim == 0 else f"an array of dtype {array.dtype}"
-        why = " (complex numbers are not supported)" if array.dtype.kind == "c" else ""
-        raise TypeError(f"Tensor data must be real numbers (bool, int or float); got {given}{why}")
-    if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype.type not in _FLOATS:
-            raise TypeError(
-                f"Tensor dtype must be a floating type (float32 or float64); got {dtype}"
-            )
-        return array.astype(dtype, copy=False)
-    return array if array.dtype.type in _FLOATS else array.astype(np.float64)
 
 
 class Tensor:
@@ -83,8 +59,6 @@ class Tensor:
     @property
     def data(self) -> np.ndarray:
         """The values: a view of the array whose writes bump this tensor's version."""
-        if _trace.STATE.recorder is not None:  # ad.compile is recording
-            _trace.read(self, "data")
         return versions.view(self)
 
     @data.setter
@@ -120,14 +94,10 @@ class Tensor:
         1 for a single-element tensor. Without `retain_graph=True` the graph is released
         afterwards and a second backward through it raises `RuntimeError`.
         """
-        if _trace.STATE.recorder is not None:  # ad.compile is recording
-            _trace.backward(self, grad)
         engine.backward(self, grad, retain_graph=retain_graph)
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (`grad` becomes None)."""
-        if _trace.STATE.recorder is not None:  # ad.compile is recording
-            _trace.call(self, "zero_grad")
         self.grad = None
 
     def retain_grad(self) -> None:
@@ -152,8 +122,6 @@ class Tensor:
         """The value of a single-element tensor as a Python float."""
         if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element; shape is {self.shape}")
-        if _trace.STATE.recorder is not None and (traced := _trace.read(self, "item")) is not None:
-            return traced
         return self._data.item()
 
     # ---- Python protocol ----
@@ -182,15 +150,10 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(len(self._data)))
 
-    def __bool__(self) -> bool:
-        if _trace.STATE.recorder is not None:  # ad.compile is recording
-            _trace.read(self, "bool")
-        return bool(self._data)
-
-    def __float__(self) -> float:
-        if _trace.STATE.recorder is not None and (traced := _trace.read(self, "float")) is not None:
-            return traced
-        return float(self._data)
+    # fmt: off
+    def __bool__(self) -> bool: return bool(self._data)
+    def __float__(self) -> float: return float(self._data)
+    # fmt: on
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if copy or (dtype is not None and np.dtype(dtype) != self._data.dtype):
@@ -202,149 +165,66 @@ class Tensor:
     __hash__ = object.__hash__
 
     # Comparisons give boolean numpy arrays; they are not differentiable.
-    def __eq__(self, other: object) -> np.ndarray:  # type: ignore[override]
-        return self._data == _value(other)
-
-    def __ne__(self, other: object) -> np.ndarray:  # type: ignore[override]
-        return self._data != _value(other)
-
-    def __lt__(self, other: ArrayLike) -> np.ndarray:
-        return self._data < _value(other)
-
-    def __le__(self, other: ArrayLike) -> np.ndarray:
-        return self._data <= _value(other)
-
-    def __gt__(self, other: ArrayLike) -> np.ndarray:
-        return self._data > _value(other)
-
-    def __ge__(self, other: ArrayLike) -> np.ndarray:
-        return self._data >= _value(other)
+    # fmt: off
+    def __eq__(self, other: object) -> np.ndarray: return self._data == _value(other)  # type: ignore[override]
+    def __ne__(self, other: object) -> np.ndarray: return self._data != _value(other)  # type: ignore[override]
+    def __lt__(self, other: ArrayLike) -> np.ndarray: return self._data < _value(other)
+    def __le__(self, other: ArrayLike) -> np.ndarray: return self._data <= _value(other)
+    def __gt__(self, other: ArrayLike) -> np.ndarray: return self._data > _value(other)
+    def __ge__(self, other: ArrayLike) -> np.ndarray: return self._data >= _value(other)
+    # fmt: on
 
     # ---- differentiable operators and methods (each op's math is in autodiff.ops) ----
-
-    def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.add(self, other)
-
-    def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.add(other, self)
-
-    def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.sub(self, other)
-
-    def __rsub__(self, other: ArrayLike) -> Tensor:
-        return ops.sub(other, self)
-
-    def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.mul(self, other)
-
-    def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.mul(other, self)
-
-    def __truediv__(self, other: ArrayLike) -> Tensor:
-        return ops.div(self, other)
-
-    def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return ops.div(other, self)
-
-    def __pow__(self, other: ArrayLike) -> Tensor:
-        return ops.pow(self, other)
-
-    def __rpow__(self, other: ArrayLike) -> Tensor:
-        return ops.pow(other, self)
-
-    def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return ops.matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return ops.neg(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return ops.abs(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.getitem(self, index)
-
-    # In place as in PyTorch: see `autodiff.ops.inplace`.
-    def __iadd__(self, other: ArrayLike) -> Tensor:
-        return ops.inplace(ops.add, self, other)
-
-    def __isub__(self, other: ArrayLike) -> Tensor:
-        return ops.inplace(ops.sub, self, other)
-
-    def __imul__(self, other: ArrayLike) -> Tensor:
-        return ops.inplace(ops.mul, self, other)
-
-    def __itruediv__(self, other: ArrayLike) -> Tensor:
-        return ops.inplace(ops.div, self, other)
-
-    def exp(self) -> Tensor:
-        return ops.exp(self)
-
-    def log(self) -> Tensor:
-        return ops.log(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.sqrt(self)
-
-    def tanh(self) -> Tensor:
-        return ops.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return ops.relu(self)
-
-    def abs(self) -> Tensor:
-        return ops.abs(self)
-
-    def leaky_relu(self, slope: float = 0.01) -> Tensor:
-        return ops.leaky_relu(self, slope)
-
-    def clip(self, lo: float | None, hi: float | None) -> Tensor:
-        return ops.clip(self, lo, hi)
-
-    def astype(self, dtype: Any) -> Tensor:
-        return ops.astype(self, dtype)
-
-    def copy(self) -> Tensor:
-        return ops.copy(self)
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    # One line each, so the whole surface reads as a table.
+    # fmt: off
+    def __add__(self, other: ArrayLike) -> Tensor: return ops.add(self, other)
+    def __radd__(self, other: ArrayLike) -> Tensor: return ops.add(other, self)
+    def __sub__(self, other: ArrayLike) -> Tensor: return ops.sub(self, other)
+    def __rsub__(self, other: ArrayLike) -> Tensor: return ops.sub(other, self)
+    def __mul__(self, other: ArrayLike) -> Tensor: return ops.mul(self, other)
+    def __rmul__(self, other: ArrayLike) -> Tensor: return ops.mul(other, self)
+    def __truediv__(self, other: ArrayLike) -> Tensor: return ops.div(self, other)
+    def __rtruediv__(self, other: ArrayLike) -> Tensor: return ops.div(other, self)
+    def __pow__(self, other: ArrayLike) -> Tensor: return ops.pow(self, other)
+    def __rpow__(self, other: ArrayLike) -> Tensor: return ops.pow(other, self)
+    def __matmul__(self, other: ArrayLike) -> Tensor: return ops.matmul(self, other)
+    def __rmatmul__(self, other: ArrayLike) -> Tensor: return ops.matmul(other, self)
+    def __neg__(self) -> Tensor: return ops.neg(self)
+    def __pos__(self) -> Tensor: return self
+    def __abs__(self) -> Tensor: return ops.abs(self)
+    def __getitem__(self, index: Any) -> Tensor: return ops.getitem(self, index)
+    # In place as in PyTorch (see `autodiff.ops.inplace`).
+    def __iadd__(self, other: ArrayLike) -> Tensor: return ops.inplace(ops.add, self, other)
+    def __isub__(self, other: ArrayLike) -> Tensor: return ops.inplace(ops.sub, self, other)
+    def __imul__(self, other: ArrayLike) -> Tensor: return ops.inplace(ops.mul, self, other)
+    def __itruediv__(self, other: ArrayLike) -> Tensor: return ops.inplace(ops.div, self, other)
+    def exp(self) -> Tensor: return ops.exp(self)
+    def log(self) -> Tensor: return ops.log(self)
+    def sqrt(self) -> Tensor: return ops.sqrt(self)
+    def tanh(self) -> Tensor: return ops.tanh(self)
+    def sigmoid(self) -> Tensor: return ops.sigmoid(self)
+    def relu(self) -> Tensor: return ops.relu(self)
+    def abs(self) -> Tensor: return ops.abs(self)
+    def leaky_relu(self, slope: float = 0.01) -> Tensor: return ops.leaky_relu(self, slope)
+    def clip(self, lo: float | None, hi: float | None) -> Tensor: return ops.clip(self, lo, hi)
+    def astype(self, dtype: Any) -> Tensor: return ops.astype(self, dtype)
+    def copy(self) -> Tensor: return ops.copy(self)
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.min(self, axis, keepdims)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return ops.logsumexp(self, axis, keepdims)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return ops.softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.log_softmax(self, axis)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        return ops.transpose(self, *axes)
-
-    def broadcast_to(self, shape: Any) -> Tensor:
-        return ops.broadcast_to(self, shape)
+    def softmax(self, axis: int = -1) -> Tensor: return ops.softmax(self, axis)
+    def log_softmax(self, axis: int = -1) -> Tensor: return ops.log_softmax(self, axis)
+    def reshape(self, *shape: Any) -> Tensor: return ops.reshape(self, *shape)
+    def transpose(self, *axes: Any) -> Tensor: return ops.transpose(self, *axes)
+    def broadcast_to(self, shape: Any) -> Tensor: return ops.broadcast_to(self, shape)
+    # fmt: on
 
 
 def _init(t: Tensor, data: np.ndarray, requires_grad: bool) -> None:

@@ -1,9 +1,10 @@
 """The tracing hook: what `ad.compile` sees while it records a step.
 
-The eager engine calls the functions below at a few points (`op` from `apply`, where
-every op is applied; `backward` from `Tensor.backward`; `read` when Python reads a value
-out of a tensor). Each is a no-op unless a `Recorder` is installed for this thread by
-`recording()`, so the eager engine pays one attribute lookup per op and nothing else.
+The eager engine calls `op` from `ops.apply`, where every primitive is applied (one
+attribute lookup per op when nothing records). While a `Recorder` is installed by
+`recording()`, a few Tensor methods are wrapped as well: `backward` notes a backward
+pass, `item()`/`float()`/`bool()`/`.data` note what Python reads, `zero_grad` the call,
+and `ad.grad` what a plan cannot follow.
 `autodiff.compile` turns what a `Recorder` saw into a plan of numpy kernels.
 
 A step that draws random numbers outside the engine (a dropout mask) calls `fresh`, so
@@ -108,11 +109,97 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
     """Install `recorder` for this thread while the block runs."""
     if STATE.recorder is not None:
         raise TraceError("ad.compile: a compiled step cannot be called while another records")
+    _install()
     STATE.recorder = recorder
     try:
         yield recorder
     finally:
         STATE.recorder = None
+        _uninstall()
+
+
+# ---- the hooks on Tensor's methods, installed while some thread records ----
+# `ops.apply` calls `op` itself. The few Tensor methods through which Python reads values
+# or starts a backward pass are wrapped only while a recording runs (in any thread):
+# each wrapper checks this thread's recorder and otherwise is the method itself.
+
+_LOCK = threading.Lock()
+_USERS = [0]
+_SAVED: dict[str, Any] = {}
+
+
+def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
+    def backward_(self: Any, grad: Any = None, *, retain_graph: bool = False) -> None:
+        backward(self, grad)
+        saved["backward"](self, grad, retain_graph=retain_graph)
+
+    def item_(self: Any) -> float:
+        value = saved["item"](self)
+        traced = read(self, "item")
+        return value if traced is None else traced
+
+    def float_(self: Any) -> float:
+        value = saved["__float__"](self)
+        traced = read(self, "float")
+        return value if traced is None else traced
+
+    def bool_(self: Any) -> bool:
+        read(self, "bool")
+        return saved["__bool__"](self)
+
+    def data_(self: Any) -> Any:
+        read(self, "data")
+        return saved["data"].fget(self)
+
+    def zero_grad_(self: Any) -> None:
+        if STATE.recorder is not None:
+            call(self, "zero_grad")
+        saved["zero_grad"](self)
+
+    def grad_(*args: Any, **kwargs: Any) -> Any:
+        grad_call(bool(kwargs.get("create_graph", False)))
+        return saved["grad"](*args, **kwargs)
+
+    return {"backward": backward_, "item": item_, "__float__": float_, "__bool__": bool_,
+            "data": property(data_, saved["data"].fset, doc=saved["data"].__doc__),
+            "zero_grad": zero_grad_, "grad": grad_}  # fmt: skip
+
+
+def _install() -> None:
+    import autodiff
+    from autodiff import engine
+    from autodiff.tensor import Tensor
+
+    with _LOCK:
+        _USERS[0] += 1
+        if _USERS[0] > 1:
+            return
+        for name in ("backward", "item", "__float__", "__bool__", "data", "zero_grad"):
+            _SAVED[name] = Tensor.__dict__[name]
+        _SAVED["grad"] = engine.grad
+        wrappers = _wrappers(Tensor, _SAVED, engine)
+        for name, fn in wrappers.items():
+            if name == "grad":
+                engine.grad = autodiff.grad = fn
+            else:
+                setattr(Tensor, name, fn)
+
+
+def _uninstall() -> None:
+    import autodiff
+    from autodiff import engine
+    from autodiff.tensor import Tensor
+
+    with _LOCK:
+        _USERS[0] -= 1
+        if _USERS[0]:
+            return
+        for name, fn in _SAVED.items():
+            if name == "grad":
+                engine.grad = autodiff.grad = fn
+            else:
+                setattr(Tensor, name, fn)
+        _SAVED.clear()
 
 
 @contextmanager

@@ -79,9 +79,14 @@ def saved_versions(inputs: tuple[Any, ...]) -> tuple[int, ...] | None:
 def check(node: Any) -> None:
     """Raise if an input of `node` was written to since the node was recorded."""
     saved = node._versions
-    for i, t in enumerate(node._parents):
-        if t._version != (saved[i] if saved else 0):
-            raise stale(t, node)
+    if saved is None:  # every input was at version 0
+        for t in node._parents:
+            if t._version:
+                raise stale(t, node)
+    else:
+        for t, version in zip(node._parents, saved):
+            if t._version != version:
+                raise stale(t, node)
 
 
 class DataView(np.ndarray):

@@ -98,6 +98,6 @@ def render(
     if hygiene:
         out += ["## Graph hygiene", "", *hygiene_table(hygiene), ""]
     out += ["## Targets", "", *targets_table(targets), ""]
-    counts = {v: sum(t.verdict == v for t in targets) for v in ("PASS", "FAIL", "SKIP")}
+    counts = {v: sum(t.verdict == v for t in targets) for v in ("PASS", "FAIL", "SKIP", "INFO")}
     out.append(", ".join(f"{n} {v}" for v, n in counts.items()))
     return "\n".join(out) + "\n"

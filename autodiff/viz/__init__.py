@@ -2,8 +2,7 @@
 
 `draw(root)` returns a `graphviz.Digraph` of every tensor and operation `root` depends
 on (it shows itself inline in Jupyter); `save(root, path)` renders it with Graphviz's
-`dot` program to SVG, PNG or PDF. (`python -m nn.draw --help` draws an nn model from the
-command line.)
+`dot` program to SVG, PNG or PDF.
 
 >>> import autodiff as ad
 >>> from autodiff import viz
@@ -15,7 +14,7 @@ command line.)
 True
 
 Modules: `graph` (draw), `labels` (what nodes say), `modules` (boxes around `ad.scope`s,
-such as nn layers), `render` (save).
+such as a model's layers), `render` (save).
 """
 
 from autodiff.viz.graph import draw

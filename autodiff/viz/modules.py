@@ -1,7 +1,7 @@
-"""Which nodes of a drawing belong to which scope (the boxes around nn layers).
+"""Which nodes of a drawing belong to which scope (the boxes around layers).
 
 Every node records the innermost `ad.scope` it was made in (`node._scope`, a `Scope`
-with a `label` and a `parent`); `nn.Module.__call__` opens one per module call. Each
+with a `label` and a `parent`); a model library opens one per module call. Each
 scope seen in the graph becomes a box holding the nodes made inside it; the box of a
 scope's parent holds its box, so an MLP's box holds its layers' boxes. A parameter
 (a leaf that requires grad) goes into the innermost box holding all the nodes that
