@@ -103,20 +103,29 @@ class Plan:
         self.returns: Any = None  # a Value, a tuple/list/dict of them, or a constant
         self.env: dict[str, Any] = {"np": np}
         self.section = "forward"
+        self.producers: dict[int, Kernel] = {}  # id(value) -> the kernel computing it
         self.updates: list[tuple[str, Any]] = []  # (name, optimizer) of fused updates
         self.fold = True  # compute calls on constants while planning
         self.handed: list[tuple[str, Value]] = []  # (tensor's name, value given to its .grad)
         self._names: dict[str, int] = {}
+        self._used: set[str] = set()
 
     # ---- making values ----
 
     def fresh_name(self, hint: str) -> str:
+        """A name not used yet: `hint`, else `hint_1`, `hint_2`... (never one taken by
+        another value: two values with one name would share a buffer)."""
         base = re.sub(r"\W", "_", hint) or "t"
         if base[0].isdigit():
             base = "t" + base
         n = self._names.get(base, 0)
+        name = base if n == 0 else f"{base}_{n}"
+        while name in self._used or name in self.env:
+            n += 1
+            name = f"{base}_{n}"
         self._names[base] = n + 1
-        return base if n == 0 and base not in self.env else f"{base}_{n}"
+        self._used.add(name)
+        return name
 
     def arg(self, name: str, shape: tuple[int, ...], dtype: Any) -> Value:
         v = Value(self.fresh_name(name), tuple(shape), np.dtype(dtype), "arg", len(self.args))
@@ -138,6 +147,8 @@ class Plan:
     def add(self, kernel: Kernel) -> Value | None:
         kernel.section = self.section
         self.kernels.append(kernel)
+        if kernel.out is not None:
+            self.producers[id(kernel.out)] = kernel
         return kernel.out
 
     def call(

@@ -295,7 +295,8 @@ class Planner:
         handed: set[int] = set()
         for key, t in leaves.items():
             gv = grads[key]
-            if gv.kind != "tmp" or gv.base is not None or id(gv) in handed:
+            made = p.producers.get(id(gv))
+            if made is None or made.form != "call" or gv.base is not None or id(gv) in handed:
                 gv = p.call("np.positive", gv, name=gv.name, elementwise=True)  # a copy
             handed.add(id(gv))
             pairs.append((self._holder(t), gv))

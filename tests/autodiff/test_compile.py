@@ -453,3 +453,48 @@ def test_arrays_of_the_closure_are_inputs_read_on_every_call():
     x = np.array([0.0, 1.0])  # rebound: a new signature
     assert float(step().data) == 2.0
     assert step.recordings == 2
+
+
+def test_fresh_names_never_collide():
+    p = Plan("f")
+    names = [p.fresh_name(h) for h in ("t", "t", "t", "t_1", "t_2", "d_t", "d_t_1", "d_t")]
+    assert len(set(names)) == len(names)
+
+
+def test_a_scalar_network_with_shared_activations_equals_eager():
+    rng = np.random.default_rng(0)
+    sizes = [2, 3, 3, 1]
+    values = [[([float(w) for w in rng.normal(size=n_in)], float(rng.normal()))
+               for _ in range(n_out)] for n_in, n_out in zip(sizes, sizes[1:])]  # fmt: skip
+    X, Y = rng.normal(size=(2, 2)).tolist(), [0.5, -1.0]
+
+    def scalar_mlp_loss(layers, X, Y):  # micrograd-style: every number a 0-d tensor
+        total = None
+        for x, y in zip(X, Y):
+            acts = x
+            for depth, layer in enumerate(layers):
+                outs = [sum((w * a for w, a in zip(ws, acts)), b) for ws, b in layer]
+                acts = [o.relu() for o in outs] if depth < len(layers) - 1 else outs
+            err = (acts[0] - y) ** 2
+            total = err if total is None else total + err
+        return total
+
+    nets = [[[([Tensor(w, requires_grad=True) for w in ws], Tensor(b, requires_grad=True))
+               for ws, b in layer] for layer in values] for _ in range(2)]  # fmt: skip
+    params = [[p for layer in net for ws, b in layer for p in (*ws, b)] for net in nets]
+
+    def make(net, ps):
+        def step():
+            for p in ps:
+                p.zero_grad()
+            scalar_mlp_loss(net, X, Y).backward()
+
+        return step
+
+    compiled, eager = ad.compile(make(nets[0], params[0])), make(nets[1], params[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            compiled(), eager()
+    for a, b in zip(*params):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12)
