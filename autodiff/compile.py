@@ -43,6 +43,14 @@ The protocol objects implement (autodiff never names them; `nn` modules and opti
   `check=True` errors.
 - `__compile_effects__: tuple[str, ...]`: methods a replay calls again (an optimizer's
   `"step"`, `"zero_grad"`); `zero_grad` must be idempotent.
+- optionally, on an object with a `step` effect and a `params` list,
+  `__compile_update__(data, grad, params_data, grads) -> callable | None`: the plan has
+  made the parameters' data views of the flat array `data` and their gradients views of
+  `grad`; the callable does `step()` for all of them at once (see `autodiff.fuse`).
+
+Random draws outside the engine go through `autodiff.trace.fresh(fn, *args)`, so that a
+replay calls `fn` again (nn's Dropout does). Arrays the function reads from its closure
+or globals are inputs like its arguments.
 """
 
 from __future__ import annotations
