@@ -59,6 +59,10 @@ from autodiff.scope import scope
 from autodiff.tensor import Tensor
 from autodiff.versions import InplaceModificationError
 
+# isort: off
+from autodiff.compile import compile  # last: it builds on the modules above
+# isort: on
+
 __all__ = [
     "GradcheckError",
     "InplaceModificationError",
@@ -70,6 +74,7 @@ __all__ = [
     "broadcast_to",
     "check_grads",
     "clip",
+    "compile",
     "concatenate",
     "detect_anomaly",
     "div",

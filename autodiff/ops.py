@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from autodiff import anomaly, versions
+from autodiff import trace as _trace
 from autodiff.mode import GRAD_ENABLED
 from autodiff.scope import CURRENT as SCOPE
 from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, _init, as_tensor, leaf
@@ -92,6 +93,8 @@ def apply(
     if type(data) is not np.ndarray:
         data = np.asarray(data)  # numpy hands back 0-d results as scalars
     if out is not None:
+        if _trace.STATE.recorder is not None:  # ad.compile is recording
+            _trace.write(prim, out)
         return _write(out, data, prim)
     result = _new(Tensor)
     _init(result, data, False)
@@ -102,6 +105,8 @@ def apply(
         result._scope = SCOPE.get()
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
+    if _trace.STATE.recorder is not None:  # ad.compile is recording
+        _trace.op(prim, inputs, attrs, result)
     return result
 
 

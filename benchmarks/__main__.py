@@ -17,7 +17,17 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from benchmarks import chain, deep, env, hygiene, mlp, report, scalar, targets  # noqa: E402
+from benchmarks import (  # noqa: E402
+    chain,
+    compile_targets,
+    deep,
+    env,
+    hygiene,
+    mlp,
+    report,
+    scalar,
+    targets,
+)
 from benchmarks.harness import Case, CaseResult, run_case  # noqa: E402
 
 GROUPS = ("mlp", "chain", "deep", "scalar", "hygiene")
@@ -113,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     checks = hygiene.measure() if "hygiene" in args.groups else None
     verdicts = targets.evaluate(results, deep_runs, checks, args.clock)
+    verdicts += compile_targets.evaluate(results)  # ad.compile's rows
     notes = [
         "Ratios are medians of per-round ratios (system time / baseline time in the same "
         "round); below 1 means faster than the baseline. Each time includes collecting the "

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.harness import Case
-from benchmarks.numpy_mlp import Loss, NumpyMLP, init_weights, make_batch
+from benchmarks.numpy_mlp import Loss, NumpyMLP, PreallocatedMLP, init_weights, make_batch
 
 LR = 0.01
 
@@ -96,6 +96,60 @@ def nn_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> System:
         )
 
     return System(step, grads)
+
+
+def compiled_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> System:
+    """The nn step through `ad.compile`: recorded on the first call, replayed after."""
+    import autodiff as ad
+    import nn
+    import nn.optim
+
+    model, opt, loss_fn = _nn_model(layers, size)
+
+    @ad.compile
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        opt.step()
+
+    @ad.compile
+    def loss_and_grads() -> Any:
+        model.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        return loss
+
+    def grads() -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+        for _ in range(3):  # recorded, checked, then replayed
+            loss = loss_and_grads()
+        return (
+            float(loss.item()),
+            [layer.W.grad for layer in model.layers],
+            [layer.b.grad for layer in model.layers],
+        )
+
+    assert nn  # imported for the model
+    return System(step, grads)
+
+
+def _nn_model(layers: list, size: Size) -> tuple[Any, Any, Any]:
+    import nn
+    import nn.optim
+
+    output = "sigmoid" if size.loss == "bce" else None
+    model = nn.MLP(list(size.layers), activation="relu", output=output, seed=0)
+    for layer, (W, b) in zip(model.layers, layers, strict=True):
+        layer.W.data = W.copy()
+        layer.b.data = b.copy()
+    opt = nn.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = nn.binary_cross_entropy if size.loss == "bce" else nn.cross_entropy
+    return model, opt, loss_fn
+
+
+def preallocated_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> System:
+    net = PreallocatedMLP(layers, size.loss, LR, size.batch)
+    return System(step=lambda: net.step(X, y), grads=lambda: net.loss_and_grads(X, y))
 
 
 def engine_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> System:
@@ -211,10 +265,14 @@ def make_cases(
     *,
     torch: bool = True,
 ) -> list[Case]:
-    """One case per size and dtype: nn (or the bare engine), numpy, torch when wanted."""
+    """One case per size and dtype: nn (or the bare engine), numpy, the nn step through
+    `ad.compile`, the preallocated numpy step (the practical limit), torch when wanted."""
     makers: dict[str, Callable[..., System]] = {}
     makers["nn" if nn_available() else "engine"] = nn_system if nn_available() else engine_system
     makers["numpy"] = numpy_system
+    if nn_available():
+        makers["compiled"] = compiled_system
+    makers["numpy prealloc"] = preallocated_system
     if torch:
         makers["torch"] = torch_system
     cases = []

@@ -83,14 +83,72 @@ class NumpyMLP:
         return loss, dWs, dbs
 
     def step(self, X: np.ndarray, y: np.ndarray) -> float:
-        """One training step: forward, loss, backward and the SGD update in place."""
-        loss, dWs, dbs = self.loss_and_grads(X, y)
+        """One training step: forward, loss, then backward with each layer's SGD update
+        folded in (in place, as soon as dZ has been passed down through the old W)."""
+        acts = [X]
+        last = len(self.W) - 1
+        for i, (W, b) in enumerate(zip(self.W, self.b, strict=True)):
+            Z = acts[-1] @ W.T
+            Z += b
+            if i < last:
+                np.maximum(Z, 0, out=Z)
+            acts.append(Z)
+        m = X.shape[0]
+        loss, dZ = _bce(acts.pop(), y, m) if self.loss == "bce" else _ce(acts.pop(), y, m)
         lr = self.lr
-        for W, b, dW, db in zip(self.W, self.b, dWs, dbs, strict=True):
+        for i in range(last, -1, -1):
+            A_prev, W = acts[i], self.W[i]
+            dW = dZ.T @ A_prev
+            db = dZ.sum(axis=0)
+            if i:
+                dZ = dZ @ W
+                np.multiply(dZ, A_prev > 0, out=dZ)
             dW *= lr
             W -= dW
             db *= lr
-            b -= db
+            self.b[i] -= db
+        return loss
+
+
+class PreallocatedMLP(NumpyMLP):
+    """The same step with every array allocated once: the practical limit of numpy."""
+
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray]], loss: Loss, lr: float,
+                 batch: int):  # fmt: skip
+        super().__init__(layers, loss, lr)
+        self.Z = [np.empty((batch, W.shape[0]), W.dtype) for W in self.W]
+        self.dZ = [np.empty((batch, W.shape[0]), W.dtype) for W in self.W]
+        self.mask = [np.empty((batch, W.shape[0]), bool) for W in self.W]
+        self.dW = [np.empty_like(W) for W in self.W]
+        self.db = [np.empty_like(b) for b in self.b]
+
+    def step(self, X: np.ndarray, y: np.ndarray) -> float:
+        A = X
+        last = len(self.W) - 1
+        for i, (W, b, Z) in enumerate(zip(self.W, self.b, self.Z, strict=True)):
+            np.matmul(A, W.T, out=Z)
+            Z += b
+            if i < last:
+                np.maximum(Z, 0, out=Z)
+            A = Z
+        m = X.shape[0]
+        loss, dZ = _bce(A, y, m) if self.loss == "bce" else _ce(A, y, m)
+        lr = self.lr
+        for i in range(last, -1, -1):
+            W, dW, db = self.W[i], self.dW[i], self.db[i]
+            A_prev = self.Z[i - 1] if i else X
+            np.matmul(dZ.T, A_prev, out=dW)
+            np.add.reduce(dZ, 0, out=db)
+            if i:
+                below = self.dZ[i - 1]
+                np.matmul(dZ, W, out=below)
+                np.greater(A_prev, 0, out=self.mask[i - 1])
+                np.multiply(below, self.mask[i - 1], out=below)
+                dZ = below
+            dW *= lr
+            W -= dW
+            db *= lr
+            self.b[i] -= db
         return loss
 
 

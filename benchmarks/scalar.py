@@ -149,6 +149,8 @@ def mlp_case(
         elif any(abs(x - r) > 1e-9 * (1 + abs(r)) for x, r in zip(got, reference, strict=True)):
             raise AssertionError(f"{name}: scalar MLP gradients {got[:3]} != {reference[:3]}")
         systems[name] = step
+        if name == "autodiff":
+            systems["compiled"] = _compiled_step(layers, leaves, X, Y, reference)
     label = "-".join(map(str, sizes))
     return Case(
         name=f"scalar MLP {label}, {samples} samples",
@@ -159,6 +161,29 @@ def mlp_case(
         rounds=rounds,
         note="fwd+bwd of the summed squared error; gradients checked across systems",
     )
+
+
+def _compiled_step(layers: Any, leaves: list, X: list, Y: list, reference: Any) -> Any:
+    """The autodiff step through `ad.compile`: thousands of 0-d kernels, no graph."""
+    import autodiff as ad
+
+    twins = [[([ad.Tensor(w.data.copy(), requires_grad=True) for w in ws],
+               ad.Tensor(b.data.copy(), requires_grad=True)) for ws, b in layer]
+             for layer in layers]  # fmt: skip
+    params = [p for layer in twins for ws, b in layer for p in (*ws, b)]
+
+    @ad.compile
+    def step() -> None:
+        for p in params:
+            p.zero_grad()
+        scalar_mlp_loss(twins, X, Y).backward()
+
+    for _ in range(3):  # recorded, checked, replayed
+        step()
+    got = [_grad(p) for p in params]
+    if any(abs(x - r) > 1e-9 * (1 + abs(r)) for x, r in zip(got, reference, strict=True)):
+        raise AssertionError(f"compiled: scalar MLP gradients {got[:3]} != {reference[:3]}")
+    return step
 
 
 def make_cases(*, torch: bool = True, micrograd: bool = True) -> list[Case]:

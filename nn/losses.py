@@ -71,11 +71,21 @@ def _clip_range(dtype: np.dtype, eps: float) -> tuple[float, float]:
 
 
 def _check_probabilities(probs: Any) -> None:
-    """ValueError for values outside [0, 1] (NaN passes: it shows as a NaN loss)."""
-    data = np.asarray(probs.data if isinstance(probs, Tensor) else probs)
-    if data.size == 0 or data.dtype.kind not in "biuf":
-        return
-    lo, hi = data.min(), data.max()
+    """ValueError for values outside [0, 1] (NaN passes: it shows as a NaN loss).
+
+    A Tensor's range is read with engine ops and `.item()`, so that inside `ad.compile`
+    the check is recorded as a guard on two numbers, checked on every replay.
+    """
+    if isinstance(probs, Tensor):
+        if probs.size == 0:
+            return
+        with ad.no_grad():
+            lo, hi = probs.min().item(), probs.max().item()
+    else:
+        data = np.asarray(probs)
+        if data.size == 0 or data.dtype.kind not in "biuf":
+            return
+        lo, hi = data.min(), data.max()
     if lo < 0 or hi > 1:
         raise ValueError(
             f"binary_cross_entropy: probabilities must lie in [0, 1], got values from "

@@ -13,6 +13,7 @@ box the nodes each module made and name its parameters by their dotted paths.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
+from autodiff.trace import fresh
 
 RESERVED_PREFIX = "__"  # keys of a saved file that are not parameters ("__architecture__")
 
@@ -132,6 +134,26 @@ class Module:
     def eval(self) -> Module:
         """Evaluation mode (dropout is the identity); the same as `train(False)`."""
         return self.train(False)
+
+    # ---- ad.compile protocol (autodiff/compile.py): modes, state, replayed calls ----
+
+    __compile_effects__ = ("zero_grad",)
+
+    def __compile_key__(self) -> tuple[bool, ...]:
+        # The sub-module list is read once: a compiled step follows the model's structure
+        # as it was recorded (as any tracing compiler does), and only its modes change.
+        modules = _COMPILE_MODULES.get(self)
+        if modules is None:
+            modules = _COMPILE_MODULES[self] = [m for _, m in self.named_modules()]
+        return tuple([m.training for m in modules])
+
+    def __compile_state__(self) -> dict[str, Any]:
+        state: dict[str, Any] = dict(self.named_parameters())
+        for path, m in self.named_modules():
+            rng = getattr(m, "rng", None)
+            if isinstance(rng, np.random.Generator):
+                state[f"{path}.rng" if path else "rng"] = rng
+        return state
 
     # ---- state ----
 
@@ -300,6 +322,9 @@ def _walk_modules(module: Module, path: str, seen: set[int]) -> Iterator[tuple[s
         yield from _walk_containers(value, prefix + key, seen)
 
 
+_COMPILE_MODULES: weakref.WeakKeyDictionary[Module, list[Module]] = weakref.WeakKeyDictionary()
+
+
 def _walk_containers(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
     if isinstance(value, Module):
         yield from _walk_modules(value, path, seen)
@@ -420,8 +445,12 @@ class Dropout(Module):
             return x
         if not isinstance(x, Tensor):
             x = Tensor(x)
-        keep = np.asarray(self._draw_mask(x.shape), dtype=x.dtype)
-        return ad.mul(x, keep * (1.0 / (1.0 - self.p)))
+        # drawn through `fresh`, so a compiled step draws a new mask on every call
+        return ad.mul(x, fresh(self._scaled_mask, x.shape, x.dtype))
+
+    def _scaled_mask(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        keep = np.asarray(self._draw_mask(shape), dtype=dtype)
+        return keep * (1.0 / (1.0 - self.p))
 
     def architecture(self) -> dict[str, Any] | None:
         return {"type": "Dropout", "p": self.p} if type(self) is Dropout else None

@@ -12,7 +12,10 @@ returns the amount to subtract from the parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -64,8 +67,93 @@ class Optimizer:
     def _update(self, i: int, data: np.ndarray, g: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    # ---- ad.compile protocol (autodiff/compile.py): hyper-parameters, state, calls ----
+
+    __compile_effects__ = ("zero_grad", "step")
+
+    _hyper: tuple[str, ...] | None = None  # the hyper-parameters' names (None: every number)
+
+    def __compile_key__(self) -> tuple[Any, ...]:
+        if self._hyper is None:
+            return tuple(sorted((k, v) for k, v in vars(self).items()
+                                if isinstance(v, (int, float, tuple))))  # fmt: skip
+        return tuple([getattr(self, k) for k in self._hyper])
+
+    def __compile_update__(
+        self,
+        data: np.ndarray,
+        flat_grad: np.ndarray,
+        params_data: list[np.ndarray],
+        grads: list[np.ndarray],
+    ) -> Callable[[], None] | None:
+        """One `step()` of every parameter at once, in a few vectorised kernels.
+
+        ad.compile has made every parameter's data `params_data[i]`, a view of the flat
+        `data`, and gives parameter i `grads[i]`, a view of `flat_grad`, as its `.grad`.
+        The per-parameter state becomes views of flat arrays too, so the returned function
+        runs the rule once on the flat arrays: the same elementwise numbers as a loop over
+        the parameters. When a call finds things otherwise (another `.grad` array, steps
+        counted apart) it runs `step()` instead.
+        """
+        params = self.params
+        if len(grads) != len(params):
+            return None
+        wholes = _FLAT.setdefault(self, {})
+        shadow = copy.copy(self)  # the same rule and hyper-parameters, one flat state entry
+        counters = []
+        for name, value in vars(self).items():
+            if not isinstance(value, list) or name == "params" or len(value) != len(params):
+                continue
+            if name in wholes and all(a is b for a, b in zip(value, wholes[name][1])):
+                setattr(shadow, name, [wholes[name][0]])
+            elif all(isinstance(a, np.ndarray) and a.shape == p.shape
+                     for a, p in zip(value, params)):  # fmt: skip
+                wholes[name] = _flatten(value)
+                value[:] = wholes[name][1]
+                setattr(shadow, name, [wholes[name][0]])
+            else:
+                counters.append(name)
+                setattr(shadow, name, [value[0]])
+
+        def update() -> None:
+            for p, g, view in zip(params, grads, params_data):
+                if p.grad is not g or p._data is not view:
+                    return self.step()
+            for name in counters:  # e.g. Adam's step counts: one for all, or the slow path
+                value = getattr(self, name)
+                if value.count(value[0]) != len(value):
+                    return self.step()
+                getattr(shadow, name)[0] = value[0]
+            g = flat_grad + self.weight_decay * data if self.weight_decay else flat_grad
+            np.subtract(data, shadow._update(0, data, g), out=data)
+            for name in counters:
+                getattr(self, name)[:] = [getattr(shadow, name)[0]] * len(params)
+
+        return update
+
+    def __compile_state__(self) -> dict[str, Any]:
+        state: dict[str, Any] = {f"params[{i}]": p for i, p in enumerate(self.params)}
+        for k, v in vars(self).items():
+            if isinstance(v, list) and k not in ("params", "_scratch"):
+                state[k] = v
+        return state
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} parameters)"
+
+
+# Each optimizer's flat state arrays, made once: {state list's name: (flat, views)}.
+_FLAT: weakref.WeakKeyDictionary[Optimizer, Any] = weakref.WeakKeyDictionary()
+
+
+def _flatten(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One flat copy of `arrays`, and views of it shaped as each of them."""
+    whole = np.concatenate([a.ravel() for a in arrays])
+    views, start = [], 0
+    for a in arrays:
+        views.append(whole[start : start + a.size].reshape(a.shape))
+        start += a.size
+    return whole, views
 
 
 class SGD(Optimizer):
@@ -86,6 +174,8 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr, weight_decay)
+        if type(self) is SGD:  # a subclass may add hyper-parameters: every number counts
+            self._hyper = ("lr", "momentum", "weight_decay")
         self.momentum = momentum
         self.velocity = [np.zeros(p.shape, p.dtype) for p in self.params] if momentum else None
 
@@ -113,6 +203,8 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr, weight_decay)
+        if type(self) is Adam:  # a subclass may add hyper-parameters: every number counts
+            self._hyper = ("lr", "betas", "eps", "weight_decay")
         self.betas = betas
         self.eps = eps
         self.m = [np.zeros(p.shape, p.dtype) for p in self.params]
@@ -149,6 +241,8 @@ class RMSProp(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr, weight_decay)
+        if type(self) is RMSProp:  # a subclass may add hyper-parameters: every number counts
+            self._hyper = ("lr", "alpha", "eps", "weight_decay")
         self.alpha = alpha
         self.eps = eps
         self.v = [np.zeros(p.shape, p.dtype) for p in self.params]

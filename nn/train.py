@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+import autodiff as ad
 from autodiff import Tensor
 from nn.data import batches
 from nn.losses import (
@@ -69,6 +70,7 @@ def fit(
     l2: float = 0.0,
     progress: bool = True,
     seed: int | None = None,
+    compile: bool = True,  # noqa: A002 (the name API.md gives)
 ) -> History:
     """Train `model` on rows `X` with targets `y`; returns the per-epoch `History`.
 
@@ -84,6 +86,10 @@ def fit(
     prints. If the loss turns NaN or inf, training stops with a `FloatingPointError`
     naming the epoch, whose `history` attribute holds the History of the epochs
     completed before it. The model is left in the mode it was in.
+
+    `compile=True` (the default) trains through `ad.compile`: the step is recorded once
+    per batch shape and replayed as numpy code; `compile=False` runs it eagerly. Both
+    give the same History.
     """
     _check_optimizer(optimizer, model)
     loss_fn, kind = _loss_function(loss)
@@ -96,22 +102,21 @@ def fit(
     history = History()
     was_training = model.training
     model.train()
+    train_step = _train_step(model, loss_fn, optimizer, l2)
+    if compile:
+        train_step = ad.compile(train_step)
     bar = _progress_bar(epochs, progress)
     try:
         for epoch in bar:
             total, correct, counted = 0.0, 0, 0
             for step, (xb, yb) in enumerate(batches(X, y, batch_size, shuffle=shuffle, seed=rng)):
-                optimizer.zero_grad()
-                out = model(xb)
-                cost = loss_fn(out, yb)
-                if l2:
-                    cost = cost + l2_penalty(model, l2, len(xb))
-                value = cost.item()
-                if not math.isfinite(value):
-                    raise _diverged(value, epoch, epochs, step, optimizer, history)
-                cost.backward()
-                optimizer.step()
-                total += value * len(xb)
+                try:
+                    cost, out = train_step(xb, yb)
+                except _Diverged as diverged:
+                    raise _diverged(
+                        diverged.value, epoch, epochs, step, optimizer, history
+                    ) from None
+                total += float(cost.data) * len(xb)
                 if kind is not None:
                     hits, count = _correct(kind, out.data, yb)
                     correct += hits
@@ -127,6 +132,30 @@ def fit(
         bar.close()
         model.train(was_training)
     return history
+
+
+class _Diverged(Exception):  # noqa: N818 (caught by fit, which raises the real error)
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+def _train_step(model: Module, loss_fn: Any, optimizer: Any, l2: float) -> Any:
+    """One step: forward, loss, backward, update; returns the loss and the outputs."""
+
+    def step(xb: np.ndarray, yb: np.ndarray) -> tuple[Tensor, Tensor]:
+        optimizer.zero_grad()
+        out = model(xb)
+        cost = loss_fn(out, yb)
+        if l2:
+            cost = cost + l2_penalty(model, l2, len(xb))
+        value = cost.item()
+        if not abs(value) < math.inf:  # NaN or inf: stop before the update (a guard)
+            raise _Diverged(float(value))
+        cost.backward()
+        optimizer.step()
+        return cost, out
+
+    return step
 
 
 def format_loss(value: float) -> str:

@@ -223,14 +223,23 @@ def test_divergence_error_carries_the_history_so_far():
     good = 3
     calls = 0
 
-    def loss(pred, target):  # finite for three epochs, then NaN
-        nonlocal calls
+    def loss(pred, target):  # finite for three epochs, then NaN (eager: a compiled step
+        nonlocal calls  # runs this Python counter only while recording)
         calls += 1
         value = nn.mse_loss(pred, target)
         return value if calls <= good else value * np.nan
 
     with np.errstate(all="ignore"), pytest.raises(FloatingPointError) as info:
-        nn.fit(model, X, y.astype(float), loss=loss, optimizer=opt, epochs=10, progress=False)
+        nn.fit(
+            model,
+            X,
+            y.astype(float),
+            loss=loss,
+            optimizer=opt,
+            epochs=10,
+            progress=False,
+            compile=False,
+        )
     history = info.value.history
     assert isinstance(history, nn.History) and len(history.loss) == good
     assert all(np.isfinite(history.loss)) and history.accuracy == [None] * good

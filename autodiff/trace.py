@@ -1,0 +1,389 @@
+"""The tracing hook: what `ad.compile` sees while it records a step.
+
+The eager engine calls `op` from `ops.apply`, where every primitive is applied (one
+attribute lookup per op when nothing records). While a `Recorder` is installed by
+`recording()`, a few Tensor methods are wrapped as well: `backward` notes a backward
+pass, `item()`/`float()`/`bool()`/`.data` note what Python reads, `zero_grad` the call,
+and `ad.grad` what a plan cannot follow.
+`autodiff.compile` turns what a `Recorder` saw into a plan of numpy kernels.
+
+A step that draws random numbers outside the engine (a dropout mask) calls `fresh`, so
+that a replay draws anew instead of reusing the recorded draw:
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> fresh(rng.random, (2,)).shape     # outside a recording: just the call
+(2,)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class TraceError(RuntimeError):
+    """The step did something `ad.compile` cannot record (the message says what)."""
+
+
+class _State(threading.local):
+    recorder: Recorder | None = None
+
+
+STATE = _State()
+
+
+@dataclass(eq=False)
+class OpEvent:
+    """One primitive application: the primitive, input tensors, per-call facts, result."""
+
+    prim: Any
+    parents: tuple[Any, ...]
+    attrs: dict[str, Any]
+    out: Any
+
+    @property
+    def op(self) -> str:
+        return self.prim.name
+
+
+@dataclass(eq=False)
+class BackwardEvent:
+    root: Any
+    seed: Any
+
+
+@dataclass(eq=False)
+class CallEvent:
+    """A method of a stateful object (an optimizer's `step`) that a replay calls again."""
+
+    owner: Any
+    method: str
+    label: str
+
+
+@dataclass(eq=False)
+class FreshEvent:
+    """A draw outside the engine (`fresh`): re-run on every replay."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    out: np.ndarray
+
+
+@dataclass(eq=False)
+class Guard:
+    """A Python decision on a recorded value: `fn(value) == outcome` must hold on replay."""
+
+    tensor: Any
+    describe: str
+    fn: Callable[[np.ndarray], Any]
+    outcome: Any
+
+
+@dataclass(eq=False)
+class Recorder:
+    """Everything one eager run of a step did, in order."""
+
+    events: list[Any] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why the run cannot be replayed
+    keep: list[Any] = field(default_factory=list)  # keeps recorded arrays alive (stable ids)
+
+    def guard(self, guard: Guard) -> None:
+        self.guards.append(guard)
+        self.events.append(guard)
+
+    def problem(self, what: str) -> None:
+        if what not in self.problems:
+            self.problems.append(what)
+
+
+@contextmanager
+def recording(recorder: Recorder) -> Iterator[Recorder]:
+    """Install `recorder` for this thread while the block runs."""
+    if STATE.recorder is not None:
+        raise TraceError("ad.compile: a compiled step cannot be called while another records")
+    _install()
+    STATE.recorder = recorder
+    try:
+        yield recorder
+    finally:
+        STATE.recorder = None
+        _uninstall()
+
+
+# ---- the hooks on Tensor's methods, installed while some thread records ----
+# `ops.apply` calls `op` itself. The few Tensor methods through which Python reads values
+# or starts a backward pass are wrapped only while a recording runs (in any thread):
+# each wrapper checks this thread's recorder and otherwise is the method itself.
+
+_LOCK = threading.Lock()
+_USERS = [0]
+_SAVED: dict[str, Any] = {}
+
+
+def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
+    def backward_(self: Any, grad: Any = None, *, retain_graph: bool = False) -> None:
+        backward(self, grad)
+        saved["backward"](self, grad, retain_graph=retain_graph)
+
+    def item_(self: Any) -> float:
+        value = saved["item"](self)
+        traced = read(self, "item")
+        return value if traced is None else traced
+
+    def float_(self: Any) -> float:
+        value = saved["__float__"](self)
+        traced = read(self, "float")
+        return value if traced is None else traced
+
+    def bool_(self: Any) -> bool:
+        read(self, "bool")
+        return saved["__bool__"](self)
+
+    def data_(self: Any) -> Any:
+        read(self, "data")
+        return saved["data"].fget(self)
+
+    def zero_grad_(self: Any) -> None:
+        if STATE.recorder is not None:
+            call(self, "zero_grad")
+        saved["zero_grad"](self)
+
+    def grad_(*args: Any, **kwargs: Any) -> Any:
+        grad_call(bool(kwargs.get("create_graph", False)))
+        return saved["grad"](*args, **kwargs)
+
+    return {"backward": backward_, "item": item_, "__float__": float_, "__bool__": bool_,
+            "data": property(data_, saved["data"].fset, doc=saved["data"].__doc__),
+            "zero_grad": zero_grad_, "grad": grad_}  # fmt: skip
+
+
+def _install() -> None:
+    import autodiff
+    from autodiff import engine
+    from autodiff.tensor import Tensor
+
+    with _LOCK:
+        _USERS[0] += 1
+        if _USERS[0] > 1:
+            return
+        for name in ("backward", "item", "__float__", "__bool__", "data", "zero_grad"):
+            _SAVED[name] = Tensor.__dict__[name]
+        _SAVED["grad"] = engine.grad
+        wrappers = _wrappers(Tensor, _SAVED, engine)
+        for name, fn in wrappers.items():
+            if name == "grad":
+                engine.grad = autodiff.grad = fn
+            else:
+                setattr(Tensor, name, fn)
+
+
+def _uninstall() -> None:
+    import autodiff
+    from autodiff import engine
+    from autodiff.tensor import Tensor
+
+    with _LOCK:
+        _USERS[0] -= 1
+        if _USERS[0]:
+            return
+        for name, fn in _SAVED.items():
+            if name == "grad":
+                engine.grad = autodiff.grad = fn
+            else:
+                setattr(Tensor, name, fn)
+        _SAVED.clear()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Run the block with no recorder (the engine's own bookkeeping, checks)."""
+    saved, STATE.recorder = STATE.recorder, None
+    try:
+        yield
+    finally:
+        STATE.recorder = saved
+
+
+# ---- the hooks the engine calls ----
+
+
+def op(prim: Any, parents: tuple[Any, ...], attrs: dict[str, Any] | None, out: Any) -> None:
+    """Called by `apply` for every primitive applied, with grad mode on or off."""
+    rec = STATE.recorder
+    if rec is not None:
+        rec.events.append(OpEvent(prim, tuple(parents), dict(attrs or {}), out))
+
+
+def write(prim: Any, tensor: Any) -> None:
+    """Called by `apply` for an in-place operator (`t += v`)."""
+    rec = STATE.recorder
+    if rec is not None:
+        rec.problem(f"an in-place {prim.name} into {_label(tensor)} inside the step")
+
+
+def backward(root: Any, seed: Any, create_graph: bool = False) -> None:
+    """Called by `Tensor.backward` (and `ad.grad`) before the pass runs."""
+    rec = STATE.recorder
+    if rec is None:
+        return
+    if create_graph:
+        rec.problem("ad.grad(..., create_graph=True) (higher-order gradients)")
+    elif seed is not None and not hasattr(seed, "shape"):
+        rec.events.append(BackwardEvent(root, np.asarray(seed)))
+    else:
+        rec.events.append(BackwardEvent(root, seed))
+
+
+def call(owner: Any, method: str) -> None:
+    """Called by `Tensor.zero_grad`: a replay makes the same call."""
+    rec = STATE.recorder
+    if rec is not None:
+        rec.events.append(CallEvent(owner, method, getattr(owner, "name", None) or "tensor"))
+
+
+def grad_call(create_graph: bool) -> None:
+    """Called by `ad.grad`: its results are returned to Python, which a plan cannot follow."""
+    rec = STATE.recorder
+    if rec is not None:
+        if create_graph:
+            rec.problem("ad.grad(..., create_graph=True) (higher-order gradients)")
+        else:
+            rec.problem("ad.grad() (use loss.backward() inside a compiled step)")
+
+
+def read(tensor: Any, how: str) -> Any:
+    """Called when Python reads a tensor's value (`item()`, `float()`, `bool()`, `.data`).
+
+    Returns what the read should give: a `TracedFloat` for `item()`/`float()`, whose
+    comparisons become guards; None to let the engine return the plain value.
+    """
+    rec = STATE.recorder
+    if rec is None or not getattr(tensor, "op", ""):
+        return None  # leaves (parameters, inputs) are not data-dependent decisions
+    data = tensor._data
+    if how in ("item", "float"):
+        return TracedFloat(float(data), tensor)
+    if how == "bool":
+        outcome = bool(data)
+        rec.guard(Guard(tensor, f"bool({_label(tensor)})", bool, outcome))
+        return outcome
+    rec.problem(
+        f"reading .{how} of {_label(tensor)} inside the step (a compiled step cannot "
+        "follow Python code that looks at arrays; use .item() for a scalar decision, "
+        "or read the value after the call)"
+    )
+    return None
+
+
+def fresh(fn: Callable[..., np.ndarray], *args: Any) -> np.ndarray:
+    """`fn(*args)`, an array drawn outside the engine (random numbers).
+
+    Inside a compiled step the call is a kernel of the plan: every replay calls `fn`
+    again, so the draws are fresh and come from the same stream as eagerly.
+    """
+    out = fn(*args)
+    rec = STATE.recorder
+    if rec is not None:
+        rec.events.append(FreshEvent(fn, args, out))
+        rec.keep.append(out)
+    return out
+
+
+def _label(tensor: Any) -> str:
+    name = getattr(tensor, "name", None)
+    if name:
+        return repr(name)
+    op = getattr(tensor, "op", "")
+    return f"the result of {op} {tuple(tensor.shape)}" if op else f"a tensor {tuple(tensor.shape)}"
+
+
+class TracedFloat(float):
+    """A float read from a recorded tensor: comparing it records a guard.
+
+    `if loss.item() > 1:` inside a compiled step records "loss > 1 was True"; a replay
+    where it is False runs eagerly and records the other side. Arithmetic gives plain
+    floats that remember where they came from, so a later comparison guards as well.
+    """
+
+    __slots__ = ("_tensor", "_fn")
+
+    def __new__(cls, value: float, tensor: Any, fn: Callable[[float], float] | None = None):
+        self = super().__new__(cls, value)
+        self._tensor = tensor
+        self._fn = fn or (lambda v: v)
+        return self
+
+    def _compare(self, other: Any, name: str, test: Callable[[float, Any], bool]) -> bool:
+        outcome = test(float(self), other)
+        rec = STATE.recorder
+        if rec is not None:
+            fn = self._fn
+            rec.guard(
+                Guard(
+                    self._tensor,
+                    f"{_label(self._tensor)} {name} {other!r}",
+                    lambda a, fn=fn, other=other, test=test: test(fn(float(a)), other),
+                    outcome,
+                )
+            )
+        return outcome
+
+    def __lt__(self, o: Any) -> bool:
+        return self._compare(o, "<", float.__lt__)
+
+    def __le__(self, o: Any) -> bool:
+        return self._compare(o, "<=", float.__le__)
+
+    def __gt__(self, o: Any) -> bool:
+        return self._compare(o, ">", float.__gt__)
+
+    def __ge__(self, o: Any) -> bool:
+        return self._compare(o, ">=", float.__ge__)
+
+    def __eq__(self, o: Any) -> bool:  # type: ignore[override]
+        return self._compare(o, "==", float.__eq__)
+
+    def __ne__(self, o: Any) -> bool:  # type: ignore[override]
+        return self._compare(o, "!=", float.__ne__)
+
+    def __bool__(self) -> bool:
+        return self._compare(0.0, "!=", float.__ne__)
+
+    __hash__ = float.__hash__
+
+    def _derive(self, f: Callable[[float], float]) -> TracedFloat:
+        fn = self._fn
+        return TracedFloat(f(float(self)), self._tensor, lambda v: f(fn(v)))
+
+    def __add__(self, o: Any) -> Any:
+        return self._derive(lambda v: v + o) if isinstance(o, (int, float)) else NotImplemented
+
+    __radd__ = __add__
+
+    def __mul__(self, o: Any) -> Any:
+        return self._derive(lambda v: v * o) if isinstance(o, (int, float)) else NotImplemented
+
+    __rmul__ = __mul__
+
+    def __sub__(self, o: Any) -> Any:
+        return self._derive(lambda v: v - o) if isinstance(o, (int, float)) else NotImplemented
+
+    def __rsub__(self, o: Any) -> Any:
+        return self._derive(lambda v: o - v) if isinstance(o, (int, float)) else NotImplemented
+
+    def __truediv__(self, o: Any) -> Any:
+        return self._derive(lambda v: v / o) if isinstance(o, (int, float)) else NotImplemented
+
+    def __neg__(self) -> Any:
+        return self._derive(lambda v: -v)
+
+    def __abs__(self) -> Any:
+        return self._derive(abs)

@@ -1,0 +1,500 @@
+"""ad.compile: a replayed step equals the eager step, call after call."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import autodiff as ad
+import nn
+from autodiff import Tensor, lower, ops
+from autodiff.plan import Plan, build, preallocate, source
+
+LOSSES = {
+    "bce": lambda out, y: nn.binary_cross_entropy(out, y),
+    "bce_with_logits": nn.binary_cross_entropy_with_logits,
+    "mse": nn.mse_loss,
+    "callable": lambda out, y: ((out - y.reshape(out.shape)) ** 2).sum() * 0.5 + out.mean(),
+}
+OPTIMIZERS = {
+    "sgd": lambda ps: nn.optim.SGD(ps, lr=0.05),
+    "momentum": lambda ps: nn.optim.SGD(ps, lr=0.05, momentum=0.9, weight_decay=1e-3),
+    "adam": lambda ps: nn.optim.Adam(ps, lr=0.01),
+    "rmsprop": lambda ps: nn.optim.RMSProp(ps, lr=0.01, alpha=0.9, weight_decay=1e-4),
+}
+
+
+def make_step(model: nn.Module, opt: object, loss_fn: object, l2: float = 0.0):
+    def step(X, y):
+        opt.zero_grad()
+        out = model(X)
+        loss = loss_fn(out, y)
+        if l2:
+            loss = loss + nn.l2_penalty(model, l2, len(X))
+        loss.backward()
+        opt.step()
+        return loss, out
+
+    return step
+
+
+def twins(sizes, activation, output, dtype, opt_name, dropout=0.0, seed=0):
+    """Two equal models and optimizers: one for the compiled step, one for eager."""
+    pairs = []
+    for _ in range(2):
+        model = nn.MLP(sizes, activation=activation, output=output, dropout=dropout, seed=seed)
+        for p in model.parameters():
+            p.data = p.data.astype(dtype)
+        pairs.append((model, OPTIMIZERS[opt_name](model.parameters())))
+    return pairs
+
+
+def assert_same(a, b, dtype, what=""):
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype, what
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(np.abs(b).max(initial=0), 1e-30),
+                               err_msg=what)  # fmt: skip
+
+
+def assert_models_equal(m1, m2, o1, o2, dtype):
+    for (name, p), (_, q) in zip(m1.named_parameters(), m2.named_parameters()):
+        assert_same(p.data, q.data, dtype, name)
+        assert (p.grad is None) == (q.grad is None), name
+        if q.grad is not None:
+            assert_same(p.grad, q.grad, dtype, name + ".grad")
+    for key, value in vars(o2).items():
+        if isinstance(value, list) and key not in ("params", "_scratch"):
+            for i, (a, b) in enumerate(zip(vars(o1)[key], value)):
+                if isinstance(b, np.ndarray):
+                    assert_same(a, b, dtype, f"optimizer {key}[{i}]")
+                else:
+                    assert a == b
+
+
+def data(n, n_in, n_out, loss, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_in)).astype(dtype)
+    if loss in ("bce", "bce_with_logits"):
+        y = (rng.random((n, n_out)) > 0.5).astype(dtype)
+    else:
+        y = rng.normal(size=(n, n_out)).astype(dtype)
+    return X, y
+
+
+def run_lockstep(sizes, activation, output, loss, opt_name, dtype, *, steps=6, batches=(16,),
+                 dropout=0.0, l2=0.0, check=False):  # fmt: skip
+    (m1, o1), (m2, o2) = twins(sizes, activation, output, dtype, opt_name, dropout)
+    compiled = ad.compile(check=check)(make_step(m1, o1, LOSSES[loss], l2))
+    eager = make_step(m2, o2, LOSSES[loss], l2)
+    for i in range(steps):
+        n = batches[i % len(batches)]
+        X, y = data(n, sizes[0], sizes[-1], loss, dtype, seed=i)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a fallback to eager is a failure here
+            l1, out1 = compiled(X, y)
+        l2_, out2 = eager(X, y)
+        assert_same(l1.data, l2_.data, dtype, f"loss at step {i}")
+        assert_same(out1.data, out2.data, dtype, f"output at step {i}")
+        assert_models_equal(m1, m2, o1, o2, dtype)
+    return compiled
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "sizes,activation,output,loss,opt_name",
+    [
+        ([2, 16, 16, 1], "relu", None, "bce_with_logits", "sgd"),
+        ([3, 8, 1], "tanh", "sigmoid", "bce", "adam"),
+        ([4, 8, 8, 8, 2], "leaky_relu", None, "mse", "momentum"),
+        ([2, 5, 3], "sigmoid", "tanh", "callable", "rmsprop"),
+        ([3, 6, 1], "relu", "sigmoid", "bce", "momentum"),
+    ],
+)
+def test_compiled_step_equals_eager(sizes, activation, output, loss, opt_name, dtype):
+    step = run_lockstep(sizes, activation, output, loss, opt_name, dtype, batches=(16, 16, 7))
+    assert step.recordings == 2  # one per batch size: the partial batch is its own signature
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_fused_and_unfused_plans_equal_eager(fuse, monkeypatch):
+    from autodiff import planner
+
+    monkeypatch.setattr(planner, "FUSE", fuse)
+    for output, loss in (("sigmoid", "bce"), (None, "bce_with_logits")):
+        step = run_lockstep([3, 8, 8, 1], "relu", output, loss, "momentum", np.float64)
+        assert ("on flat arrays" in step.source) == fuse
+        assert ("sigmoid + BCE fused" in step.source) == (fuse and loss == "bce")
+
+
+@pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
+def test_the_update_runs_on_flat_arrays(opt_name):
+    (m1, o1), (m2, o2) = twins([3, 5, 2], "tanh", None, np.float64, opt_name)
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    eager = make_step(m2, o2, nn.mse_loss)
+    X, y = data(6, 3, 2, "mse", np.float64)
+    for _ in range(3):
+        compiled(X, y), eager(X, y)
+
+    def refuse() -> None:
+        raise AssertionError("the replay fell back to the per-parameter step()")
+
+    o1.step = refuse
+    for _ in range(3):
+        compiled(X, y), eager(X, y)
+        assert_models_equal(m1, m2, o1, o2, np.float64)
+    p = next(m1.parameters())
+    assert p.data.base is not None  # a view of the flat parameter buffer
+    p.data = p.data.copy()  # no longer a view: the flat update must step aside
+    with pytest.raises(AssertionError, match="fell back"):
+        compiled(X, y)
+
+
+def test_random_mlps_equal_eager():
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        depth = int(rng.integers(1, 4))
+        sizes = [int(rng.integers(1, 6))] + [int(rng.integers(1, 9)) for _ in range(depth)] + [1]
+        activation = str(rng.choice(["relu", "tanh", "sigmoid", "leaky_relu"]))
+        loss = str(rng.choice(list(LOSSES)))
+        output = "sigmoid" if loss == "bce" else None
+        opt_name = str(rng.choice(list(OPTIMIZERS)))
+        run_lockstep(sizes, activation, output, loss, opt_name, np.float64, steps=4,
+                     batches=(int(rng.integers(1, 20)),))  # fmt: skip
+
+
+def test_l2_and_dropout_equal_eager():
+    run_lockstep([3, 12, 12, 1], "relu", None, "bce_with_logits", "adam", np.float64, l2=0.1,
+                 dropout=0.3, steps=8)  # fmt: skip
+
+
+def test_dropout_draws_fresh_masks_from_the_eager_stream():
+    model = nn.Sequential(nn.Dropout(0.5, seed=3))
+    twin = nn.Sequential(nn.Dropout(0.5, seed=3))
+    compiled = ad.compile(lambda x: model(x) * 1.0)
+    x = Tensor(np.ones((4, 5)), requires_grad=True)
+    masks = [compiled(x).data for _ in range(4)]
+    eager = [(twin(x) * 1.0).data for _ in range(4)]
+    for a, b in zip(masks, eager):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(masks[1], masks[2])  # a new mask on every replay
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_cross_entropy_equals_eager(fuse, monkeypatch):
+    from autodiff import planner
+
+    monkeypatch.setattr(planner, "FUSE", fuse)
+    sizes = [4, 8, 3]
+    (m1, o1), (m2, o2) = twins(sizes, "relu", None, np.float64, "adam")
+
+    def make(model, opt):
+        def step(X, y):
+            opt.zero_grad()
+            loss = nn.cross_entropy(model(X), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    compiled, eager = ad.compile(make(m1, o1)), make(m2, o2)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        X, y = rng.normal(size=(10, 4)), rng.integers(0, 3, size=10)
+        y[:3] = [0, 1, 2]  # every class: a one-hot table, never a uniform one
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # compiled: log_softmax and the one-hot labels
+            a = compiled(X, y)
+        assert_same(a.data, eager(X, y).data, np.float64)
+        assert_models_equal(m1, m2, o1, o2, np.float64)
+    assert ("log-softmax + NLL fused" in compiled.source) == fuse
+
+
+def test_train_eval_switch_and_learning_rate_change_record_anew():
+    (m1, o1), (m2, o2) = twins([2, 6, 1], "tanh", None, np.float64, "momentum", dropout=0.2)
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    eager = make_step(m2, o2, nn.mse_loss)
+    X, y = data(8, 2, 1, "mse", np.float64)
+    for phase in range(4):
+        for m in (m1, m2):
+            m.train(phase % 2 == 0)
+        if phase == 2:
+            o1.lr = o2.lr = 0.001
+        for _ in range(2):
+            l1, _ = compiled(X, y)
+            l2_, _ = eager(X, y)
+            assert_same(l1.data, l2_.data, np.float64)
+            assert_models_equal(m1, m2, o1, o2, np.float64)
+    assert compiled.recordings == 4  # train, eval, then both again with the new lr
+
+
+def test_data_dependent_branch_takes_both_sides():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+    twin = Tensor([1.0, 2.0], requires_grad=True, name="w")
+
+    def make(w):
+        def step(x):
+            w.zero_grad()
+            loss = (w * x).sum()
+            if loss.item() > 1:
+                loss = loss * 3.0
+            else:
+                loss = loss - 1.0
+            loss.backward()
+            return loss
+
+        return step
+
+    compiled, eager = ad.compile(make(w)), make(twin)
+    for x in [0.3, 0.6, -1.0, -2.0, 0.7, -0.1, 3.0]:
+        a, b = compiled(np.array([x, 0.5 * x])), eager(np.array([x, 0.5 * x]))
+        assert float(a.data) == float(b.data)
+        np.testing.assert_array_equal(w.grad, twin.grad)
+    assert compiled.recordings == 2
+    assert "> 1" in compiled.source
+
+
+def test_check_catches_a_broken_plan(monkeypatch):
+    run_lockstep([2, 4, 1], "tanh", None, "mse", "sgd", np.float64, steps=2, check=True)
+
+    def broken(p, g, out, ins, attrs, need):  # a tanh rule missing its 1 - out**2 factor
+        return [p.call("np.multiply", g, 1.0, name="dz")]
+
+    monkeypatch.setitem(lower.VJP, ops.TANH, broken)
+    with pytest.raises(RuntimeError, match=r"MLP\.layers\.0\.W\.grad differs"):
+        run_lockstep([2, 4, 1], "tanh", None, "mse", "sgd", np.float64, steps=2, check=True)
+
+
+def test_broken_plan_without_check_runs_eagerly_with_a_warning(monkeypatch):
+    monkeypatch.setitem(lower.VJP, ops.TANH, lambda p, g, out, ins, attrs, need: [g])
+    (m1, o1), (m2, o2) = twins([2, 4, 1], "tanh", None, np.float64, "sgd")
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    X, y = data(8, 2, 1, "mse", np.float64)
+    with pytest.warns(RuntimeWarning, match="did not reproduce"):
+        compiled(X, y)
+    compiled(X, y)
+    make_step(m2, o2, nn.mse_loss)(X, y)
+    make_step(m2, o2, nn.mse_loss)(X, y)
+    assert_models_equal(m1, m2, o1, o2, np.float64)
+
+
+def test_what_cannot_be_recorded_runs_eagerly_with_a_warning():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+
+    @ad.compile
+    def hessian_diag(v):
+        (g,) = ad.grad((x**3 * v).sum(), x, create_graph=True)
+        return g.sum()
+
+    with pytest.warns(RuntimeWarning, match="create_graph=True"):
+        first = hessian_diag(np.ones(2))
+    assert float(first.data) == float(hessian_diag(np.ones(2)).data) == 15.0
+
+    @ad.compile
+    def peeks(v):
+        y = x * v
+        return y.data.sum()  # Python looking at an array: cannot be followed
+
+    with pytest.warns(RuntimeWarning, match=r"\.data"):
+        assert peeks(np.ones(2)) == 3.0
+    assert peeks(np.full(2, 2.0)) == 6.0
+
+
+def test_wrong_shapes_and_dtypes_give_the_eager_errors():
+    model = nn.MLP([3, 4, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    step = ad.compile(make_step(model, opt, nn.mse_loss))
+    X, y = data(5, 3, 1, "mse", np.float64)
+    step(X, y)
+    with pytest.raises(ValueError) as compiled_error:
+        step(np.ones((5, 2)), y)
+    with pytest.raises(ValueError) as eager_error:
+        make_step(model, opt, nn.mse_loss)(np.ones((5, 2)), y)
+    assert str(compiled_error.value) == str(eager_error.value)
+    with pytest.raises(ValueError, match="target"):
+        step(X, np.ones((5, 3)))
+
+
+def test_a_grad_reset_by_assignment_is_caught_by_the_first_replay():
+    w, twin = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
+
+    def make(w):
+        def step(x):
+            w.grad = None  # not a recorded call: the plan alone would accumulate
+            (w * x).sum().backward()
+
+        return step
+
+    compiled, eager = ad.compile(make(w)), make(twin)
+    with pytest.warns(RuntimeWarning, match="did not reproduce"):
+        for i in range(3):
+            compiled(np.array([1.0, float(i)]))
+            eager(np.array([1.0, float(i)]))
+            np.testing.assert_array_equal(w.grad, twin.grad)
+    compiled(np.array([1.0, 5.0]))
+    eager(np.array([1.0, 5.0]))
+    np.testing.assert_array_equal(w.grad, twin.grad)
+
+
+def test_returned_tensors_are_not_overwritten_by_later_calls():
+    w = Tensor([1.0], requires_grad=True)
+    step = ad.compile(lambda x: (w * x).sum())
+    values = [step(np.array([float(i)])) for i in range(4)]
+    assert [float(v.data) for v in values] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_gradients_accumulate_without_zero_grad():
+    w, twin = Tensor([1.0, -1.0], requires_grad=True), Tensor([1.0, -1.0], requires_grad=True)
+
+    def make(w):
+        def step(x):
+            (w * x).tanh().sum().backward()
+
+        return step
+
+    compiled, eager = ad.compile(make(w)), make(twin)
+    for i in range(4):
+        compiled(np.array([0.1 * i, 0.2]))
+        eager(np.array([0.1 * i, 0.2]))
+        np.testing.assert_allclose(w.grad, twin.grad, rtol=1e-12)
+
+
+def test_source_reads_as_backprop_written_out():
+    model = nn.MLP([2, 16, 16, 1], activation="relu", seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.01)
+    step = ad.compile(make_step(model, opt, nn.binary_cross_entropy_with_logits))
+    step(*data(32, 2, 1, "bce", np.float64))
+    text = step.source
+    assert text.startswith("def step(X, y):")
+    forward, rest = text.split("# backward")
+    backward, update = rest.split("# update")
+    assert "np.matmul(X, layers_0_W_T" in forward
+    assert "d_layers_0_W" in backward and "(layers_0_W_tensor, d_layers_0_W)" in backward
+    assert "sgd.step()" in update
+    with pytest.raises(RuntimeError, match="not been called"):
+        _ = ad.compile(lambda: None).source
+
+
+# ---- the plan on its own ----
+
+
+def test_preallocated_plan_equals_the_allocating_plan():
+    def make() -> Plan:
+        p = Plan("f")
+        x = p.arg("x", (3, 4), np.float64)
+        w = p.arg("w", (4, 2), np.float64)
+        z = p.call("np.matmul", x, w, name="z", shape=(3, 2))
+        a = p.call("np.tanh", z, name="a", elementwise=True)
+        b = p.call("np.multiply", a, a, name="b", elementwise=True)
+        c = p.call("np.subtract", 1, b, name="c", elementwise=True)
+        t = p.expr("{0}.T", c, name="cT", shape=(2, 3), dtype=np.float64, view_of=c)
+        d = p.call("np.matmul", t, x, name="d", shape=(2, 4))
+        e = p.call("np.exp", z, name="e", elementwise=True)  # z's buffer is not reused before
+        p.returns = (d, e)
+        return p
+
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    plain = build(make())(x, w)
+    planned = make()
+    preallocate(planned)
+    assert "out=" in source(planned)
+    for _ in range(2):  # the buffers are reused from call to call
+        got = build(planned)(x, w)
+        for a, b in zip(got, plain):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_preallocate_reuses_dead_buffers():
+    p = Plan("f")
+    x = p.arg("x", (5,), np.float64)
+    a = p.call("np.exp", x, name="a", elementwise=True)
+    b = p.call("np.tanh", a, name="b", elementwise=True)  # a dies here: b may take its buffer
+    c = p.call("np.negative", b, name="c", elementwise=True)
+    p.returns = c
+    preallocate(p)
+    arrays = {id(p.env[k]) for k in ("a", "b")}
+    assert len(arrays) == 1
+    np.testing.assert_array_equal(build(p)(np.arange(5.0)), -np.tanh(np.exp(np.arange(5.0))))
+
+
+def test_a_guard_in_a_plan():
+    p = Plan("f")
+    x = p.arg("x", (), np.float64)
+    y = p.call("np.negative", x, name="y", elementwise=True)
+    from autodiff.plan import GuardCheck, GuardFailed
+
+    p.guards.append(GuardCheck(1, y, lambda v: float(v) > 0, True, "y > 0"))
+    p.returns = y
+    f = build(p)
+    assert f(np.array(-2.0)) == 2.0
+    with pytest.raises(GuardFailed):
+        f(np.array(2.0))
+
+
+def test_arrays_of_the_closure_are_inputs_read_on_every_call():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = np.array([1.0, 3.0])
+
+    @ad.compile
+    def step():
+        w.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    assert float(step().data) == 7.0
+    x[0] = 2.0  # changed in place: the replay reads it
+    assert float(step().data) == 8.0
+    np.testing.assert_array_equal(w.grad, x)
+    x = np.array([0.0, 1.0])  # rebound: a new signature
+    assert float(step().data) == 2.0
+    assert step.recordings == 2
+
+
+def test_fresh_names_never_collide():
+    p = Plan("f")
+    names = [p.fresh_name(h) for h in ("t", "t", "t", "t_1", "t_2", "d_t", "d_t_1", "d_t")]
+    assert len(set(names)) == len(names)
+
+
+def test_a_scalar_network_with_shared_activations_equals_eager():
+    rng = np.random.default_rng(0)
+    sizes = [2, 3, 3, 1]
+    values = [[([float(w) for w in rng.normal(size=n_in)], float(rng.normal()))
+               for _ in range(n_out)] for n_in, n_out in zip(sizes, sizes[1:])]  # fmt: skip
+    X, Y = rng.normal(size=(2, 2)).tolist(), [0.5, -1.0]
+
+    def scalar_mlp_loss(layers, X, Y):  # micrograd-style: every number a 0-d tensor
+        total = None
+        for x, y in zip(X, Y):
+            acts = x
+            for depth, layer in enumerate(layers):
+                outs = [sum((w * a for w, a in zip(ws, acts)), b) for ws, b in layer]
+                acts = [o.relu() for o in outs] if depth < len(layers) - 1 else outs
+            err = (acts[0] - y) ** 2
+            total = err if total is None else total + err
+        return total
+
+    nets = [[[([Tensor(w, requires_grad=True) for w in ws], Tensor(b, requires_grad=True))
+               for ws, b in layer] for layer in values] for _ in range(2)]  # fmt: skip
+    params = [[p for layer in net for ws, b in layer for p in (*ws, b)] for net in nets]
+
+    def make(net, ps):
+        def step():
+            for p in ps:
+                p.zero_grad()
+            scalar_mlp_loss(net, X, Y).backward()
+
+        return step
+
+    compiled, eager = ad.compile(make(nets[0], params[0])), make(nets[1], params[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            compiled(), eager()
+    for a, b in zip(*params):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12)
