@@ -119,7 +119,7 @@ def draw(
     *,
     show_data: bool = True,
     show_grad: bool | Literal["all"] = True,
-    rankdir: str = "auto",
+    rankdir: str = "LR",
     max_values: int = 6,
     legend: bool = True,
     collapse_modules: bool = False,
@@ -142,13 +142,13 @@ def draw(
     other leaves and retain_grad tensors have their own colours, which a `legend`
     explains.
 
-    nn layers are drawn as labelled boxes; `collapse_modules=True` draws each innermost
-    module as one node instead. `max_nodes` caps the nodes drawn (those nearest the root
-    stay) and the drawing says how many were cut. `rankdir` is Graphviz's direction:
-    "LR" (left to right), "TB" (top to bottom), "RL" or "BT"; the default "auto" is
-    "LR" (micrograd's direction) for graphs without module boxes and "TB" for models,
-    whose layers then stack top to bottom in one column, each box as wide as its
-    parameters, instead of a strip several screens wide.
+    Each `ad.scope` (a model's layers) is drawn as a labelled box; `collapse_modules=True`
+    draws each innermost box as one node instead. `max_nodes` caps the nodes drawn (those
+    nearest the root stay) and the drawing says how many were cut. `rankdir` is
+    Graphviz's direction: "LR" (the default, micrograd's left to right), "TB" (top to
+    bottom), "RL" or "BT", or "auto": "TB" when the graph has module boxes and "LR" when
+    it has none, so a model's layers stack top to bottom in one column, each box as wide
+    as its parameters, instead of a strip several screens wide.
 
     In Jupyter the Digraph displays itself; `autodiff.viz.save` writes it to a file. A
     graph that `backward()` released raises RuntimeError: call
@@ -161,6 +161,8 @@ def draw(
     >>> isinstance(g, graphviz.Digraph), "tanh" in g.source, "a" in g.source
     (True, True, True)
     >>> "grad" in g.source          # d tanh(3a) / da = 3 (1 - tanh(6)^2), shown without backward
+    True
+    >>> "rankdir=LR" in g.source    # left to right unless rankdir says otherwise
     True
     """
     _check_arguments(root, rankdir, max_nodes, max_values, show_grad)
@@ -182,7 +184,7 @@ def draw(
         max_values=max_values,
         collapse_modules=collapse_modules,
     )
-    if rankdir == "auto":
+    if rankdir == "auto":  # a model's layers in one column, other graphs left to right
         rankdir = "TB" if clusters else "LR"
     g = _new_digraph(rankdir, large=_node_count(order, kept) > _LARGE)
     _emit_nodes(d, g)
