@@ -8,8 +8,9 @@ Writes into demos/out/ (next to this script):
   dg/da = 138.8338, dg/db = 645.5773), every gradient shown.
 - mlp_graph.svg / .pdf: a 5-layer MLP (2-8-8-8-8-1, tanh, sigmoid output) on a batch of
   4 points with its binary cross-entropy loss and every gradient. Each Dense layer is a
-  labelled box holding its parameters and its one op, tanh(x @ W.T + b); the boxes
-  stack top to bottom in the MLP's dashed box.
+  labelled box holding its parameters and its two ops, linear (x @ W.T + b) and its
+  activation; with `rankdir="auto"` the boxes stack top to bottom in the MLP's dashed
+  box (the default, "LR", would lay them out left to right).
 - mlp_collapsed.svg: the same network with each layer collapsed to one node.
 - mlp_graph.dot: the DOT source (needs no Graphviz program to write).
 
@@ -86,9 +87,11 @@ def main():
 
     loss = mlp_loss()
     loss.backward(retain_graph=True)
+    # rankdir="auto" stacks the layer boxes top to bottom (left to right is the default)
     for name in ("mlp_graph.svg", "mlp_graph.pdf", "mlp_graph.dot"):
-        print("wrote", viz.save(loss, out(name), show_grad="all"))
-    print("wrote", viz.save(loss, out("mlp_collapsed.svg"), collapse_modules=True))
+        print("wrote", viz.save(loss, out(name), show_grad="all", rankdir="auto"))
+    collapsed = viz.save(loss, out("mlp_collapsed.svg"), collapse_modules=True, rankdir="auto")
+    print("wrote", collapsed)
     print(f"loss = {loss.item():.4f}; show_grad=True would show only the leaves' .grad")
 
 

@@ -26,8 +26,9 @@ EXAMPLES = """examples:
   python -m nn.draw --layers 2,4,1 --activations tanh,identity --dot   # DOT text
 
 The picture shows every tensor (boxes: name, shape, dtype, values or statistics, and
-gradients after --backward) and every operation (ellipses), with one box per layer.
-Rendering needs Graphviz's `dot` program; --dot prints the DOT source without it."""
+gradients after --backward) and every operation (ellipses), with one box per layer;
+the layers stack top to bottom (--rankdir LR draws left to right). Rendering needs
+Graphviz's `dot` program; --dot prints the DOT source without it."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,7 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", help="output format (svg, png, pdf...) if not the extension's")
     p.add_argument("--dot", action="store_true", help="print the DOT source instead of rendering")
-    p.add_argument("--rankdir", default="LR", choices=("LR", "TB", "RL", "BT"))
+    p.add_argument(
+        "--rankdir",
+        default="auto",
+        choices=("auto", "LR", "TB", "RL", "BT"),
+        help="direction of the drawing: auto (the default) stacks the layers top to bottom "
+        "in one column; LR left to right (viz.draw's default), TB, RL or BT",
+    )
     p.add_argument(
         "--collapse-modules", action="store_true", help="draw each layer as a single node"
     )

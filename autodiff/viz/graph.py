@@ -5,16 +5,20 @@ as in micrograd's drawings; colours follow torchviz (blue parameters, green outp
 The walk is `autodiff.engine.toposort(..., only_requires_grad=False)`, so constants show
 too. The Digraph holds only text: drawing never keeps a graph alive.
 
-Layout of the code: `draw` collects the nodes to draw (capped by `max_nodes`, nearest
-the root first) and their module boxes (`autodiff.viz.modules`), then emits nodes, boxes
-and edges, in that order, so that every node is declared inside its box.
-`gradients_of_root` backs `show_grad="all"`; `_box_entries` keeps stacked module boxes
-(the layers of a deep MLP) in one line rather than a diagonal staircase.
+Layout of the code: `draw` runs named stages, one small function each. `_walk` lists
+the tensors (toposorted, parents as indices), `_keep` picks those drawn (capped by
+`max_nodes`, nearest the root first), `find_clusters` (`autodiff.viz.modules`) finds the
+module boxes and `_collapsed` the nodes a collapsed box stands for; `gradients_of_root`
+backs `show_grad="all"`. All of that is one `_Drawing`, which the `_emit_*` stages turn
+into DOT: tensor and op nodes inside their boxes first (`_emit_nodes`), then edges
+(`_emit_edges`), the note on what was cut and the legend. `_box_entries` keeps stacked
+module boxes (the layers of a deep MLP) in one line rather than a diagonal staircase.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autodiff.engine import toposort
@@ -59,6 +63,11 @@ def _released_error(t: Tensor) -> RuntimeError:
     )
 
 
+def _node_count(order: list[Tensor], indices: Iterable[int]) -> int:
+    """Graphviz nodes the tensors `order[i]` take: two for an op's result, one for a leaf."""
+    return sum(2 if order[i].op else 1 for i in indices)
+
+
 def _keep_nearest(order: list[Tensor], parents: list[list[int]], max_nodes: int) -> set[int]:
     """Indices of the tensors to draw: breadth-first from the root within `max_nodes`.
 
@@ -73,7 +82,7 @@ def _keep_nearest(order: list[Tensor], parents: list[list[int]], max_nodes: int)
     while head < len(queue):
         i = queue[head]
         head += 1
-        cost = 2 if order[i].op else 1
+        cost = _node_count(order, (i,))
         if used + cost > max_nodes and kept:
             continue
         kept.add(i)
@@ -85,12 +94,32 @@ def _keep_nearest(order: list[Tensor], parents: list[list[int]], max_nodes: int)
     return kept
 
 
+@dataclass
+class _Drawing:
+    """One drawing in the making: the graph walked, the part of it drawn, and how."""
+
+    root: Tensor
+    order: list[Tensor]  # every tensor root depends on, toposorted, root last
+    parents: list[list[int]]  # parents[i]: the indices in `order` of order[i]'s inputs
+    kept: set[int]  # the indices drawn: all of them unless max_nodes cuts
+    clusters: list[Cluster]  # the module boxes
+    owner: dict[int, int]  # index -> the innermost box drawing it
+    collapsed: dict[int, str]  # index -> the node of the collapsed box standing for it
+    grads: dict[int, Any]  # id(tensor) -> d root / d tensor, for show_grad="all"
+    names: dict[int, str]  # id(tensor) -> its parameter path in a model
+    show_data: bool
+    show_grad: bool | Literal["all"]
+    max_values: int
+    collapse_modules: bool
+    kinds: set[str] = field(default_factory=set)  # the kinds of node emitted, for the legend
+
+
 def draw(
     root: Tensor,
     *,
     show_data: bool = True,
     show_grad: bool | Literal["all"] = True,
-    rankdir: str = "auto",
+    rankdir: str = "LR",
     max_values: int = 6,
     legend: bool = True,
     collapse_modules: bool = False,
@@ -113,13 +142,13 @@ def draw(
     other leaves and retain_grad tensors have their own colours, which a `legend`
     explains.
 
-    nn layers are drawn as labelled boxes; `collapse_modules=True` draws each innermost
-    module as one node instead. `max_nodes` caps the nodes drawn (those nearest the root
-    stay) and the drawing says how many were cut. `rankdir` is Graphviz's direction:
-    "LR" (left to right), "TB" (top to bottom), "RL" or "BT"; the default "auto" is
-    "LR" (micrograd's direction) for graphs without module boxes and "TB" for models,
-    whose layers then stack top to bottom in one column, each box as wide as its
-    parameters, instead of a strip several screens wide.
+    Each `ad.scope` (a model's layers) is drawn as a labelled box; `collapse_modules=True`
+    draws each innermost box as one node instead. `max_nodes` caps the nodes drawn (those
+    nearest the root stay) and the drawing says how many were cut. `rankdir` is
+    Graphviz's direction: "LR" (the default, micrograd's left to right), "TB" (top to
+    bottom), "RL" or "BT", or "auto": "TB" when the graph has module boxes and "LR" when
+    it has none, so a model's layers stack top to bottom in one column, each box as wide
+    as its parameters, instead of a strip several screens wide.
 
     In Jupyter the Digraph displays itself; `autodiff.viz.save` writes it to a file. A
     graph that `backward()` released raises RuntimeError: call
@@ -133,7 +162,44 @@ def draw(
     (True, True, True)
     >>> "grad" in g.source          # d tanh(3a) / da = 3 (1 - tanh(6)^2), shown without backward
     True
+    >>> "rankdir=LR" in g.source    # left to right unless rankdir says otherwise
+    True
     """
+    _check_arguments(root, rankdir, max_nodes, max_values, show_grad)
+    order, parents = _walk(root)
+    kept = _keep(order, parents, max_nodes)
+    clusters, owner = find_clusters(order, parents)
+    d = _Drawing(
+        root,
+        order,
+        parents,
+        kept,
+        clusters,
+        owner,
+        collapsed=_collapsed(clusters, owner) if collapse_modules else {},
+        grads=gradients_of_root(root, order) if show_grad == "all" else {},
+        names=tensor_names(order),
+        show_data=show_data,
+        show_grad=show_grad,
+        max_values=max_values,
+        collapse_modules=collapse_modules,
+    )
+    if rankdir == "auto":  # a model's layers in one column, other graphs left to right
+        rankdir = "TB" if clusters else "LR"
+    g = _new_digraph(rankdir, large=_node_count(order, kept) > _LARGE)
+    _emit_nodes(d, g)
+    _emit_edges(d, g)  # last: each node is already declared in its box
+    if len(kept) < len(order):
+        _emit_cut_note(d, g, max_nodes)
+    if legend:
+        _emit_legend(d, g)
+    return g
+
+
+def _check_arguments(
+    root: Any, rankdir: str, max_nodes: Any, max_values: Any, show_grad: Any
+) -> None:
+    """Raise TypeError or ValueError naming the first bad argument of `draw`."""
     if not isinstance(root, Tensor):
         raise TypeError(f"draw() needs a Tensor, got {type(root).__name__}")
     if rankdir not in RANKDIRS:
@@ -145,38 +211,46 @@ def draw(
     if not (isinstance(show_grad, bool) or show_grad == "all"):
         raise ValueError(f'show_grad must be True, False or "all"; got {show_grad!r}')
 
+
+def _walk(root: Tensor) -> tuple[list[Tensor], list[list[int]]]:
+    """Every tensor `root` depends on, toposorted (root last), and each one's parent indices.
+
+    Constants are walked too. A node that backward() released raises RuntimeError.
+    """
     order = toposort([root], only_requires_grad=False)
     for t in order:
         if t.op and not t._parents:  # backward released this node
             raise _released_error(t)
     index = {id(t): i for i, t in enumerate(order)}
-    parents = [[index[id(p)] for p in t._parents] for t in order]
-    total_nodes = sum(2 if t.op else 1 for t in order)
-    if max_nodes is None or total_nodes <= max_nodes:
-        kept = set(range(len(order)))
-    else:
-        kept = _keep_nearest(order, parents, max_nodes)
-    clusters, owner = find_clusters(order, parents)
-    grads = gradients_of_root(root, order) if show_grad == "all" else {}
-    names = tensor_names(order)
+    return order, [[index[id(p)] for p in t._parents] for t in order]
 
-    # Innermost boxes become single nodes when collapsing.
+
+def _keep(order: list[Tensor], parents: list[list[int]], max_nodes: int | None) -> set[int]:
+    """The indices to draw: all of them, or those nearest the root within `max_nodes`."""
+    if max_nodes is None or _node_count(order, range(len(order))) <= max_nodes:
+        return set(range(len(order)))
+    return _keep_nearest(order, parents, max_nodes)
+
+
+def _collapsed(clusters: list[Cluster], owner: dict[int, int]) -> dict[int, str]:
+    """Index -> the node ("m<k>") standing for it when each innermost box is one node."""
     collapsed: dict[int, str] = {}
-    if collapse_modules:
-        for k, c in enumerate(clusters):
-            if not c.children:
-                for i in c.members:
-                    if owner.get(i) == k:
-                        collapsed[i] = f"m{k}"
+    for k, c in enumerate(clusters):
+        if not c.children:
+            for i in c.members:
+                if owner.get(i) == k:
+                    collapsed[i] = f"m{k}"
+    return collapsed
 
-    if rankdir == "auto":
-        rankdir = "TB" if clusters else "LR"
+
+def _new_digraph(rankdir: str, *, large: bool) -> Any:
+    """An empty drawing with the graph, node and edge attributes every drawing shares."""
     graph_attr = {"rankdir": rankdir, "fontname": _FONT, "nodesep": "0.2", "ranksep": "0.3"}
     graph_attr["newrank"] = "true"  # several times faster on large graphs, same drawings
-    if sum(2 if order[i].op else 1 for i in kept) > _LARGE:
+    if large:
         # Fewer layout iterations: a slightly less tidy picture in seconds, not minutes.
         graph_attr.update(mclimit="0.2", nslimit="0.2", nslimit1="0.2")
-    g = drawing_class()(
+    return drawing_class()(
         "autodiff",
         graph_attr=graph_attr,
         # A wider side margin than dot's text metrics need: browsers substitute fonts
@@ -184,145 +258,175 @@ def draw(
         node_attr={"fontname": _FONT, "fontsize": "11", "margin": "0.1,0.03"},
         edge_attr={"color": "#555555", "arrowsize": "0.6"},
     )
-    kinds: set[str] = set()
 
-    def emit_node(graph: Any, i: int) -> None:
-        t = order[i]
-        kind = _kind(t, root)
-        kinds.add(kind)
-        grad = grads.get(id(t))
-        label = labels.tensor_label(
-            t,
-            title=t.name or names.get(id(t)),
-            show_data=show_data,
-            show_grad=bool(show_grad),
-            max_values=max_values,
-            grad=grad,
-        )
-        graph.node(
-            f"t{i}",
-            label,
-            shape="box",
-            style="filled,rounded",
-            fillcolor=STYLES[kind][0],
-            tooltip=_tooltip(
-                labels.tensor_tooltip(
-                    t, grad=grad, show_grad=bool(show_grad), title=names.get(id(t))
-                )
-            ),
-        )
-        if t.op:
-            kinds.add("op")
-            graph.node(
-                f"o{i}",
-                labels.op_label(t.op, t._attrs),
-                shape="ellipse",
-                style="filled",
-                fillcolor=STYLES["op"][0],
-                tooltip=_tooltip(labels.op_tooltip(t.op, t._attrs, t)),
-            )
 
-    def emit_cluster(graph: Any, k: int) -> None:
-        c: Cluster = clusters[k]
-        mine = sorted(i for i in c.members if owner.get(i) == k and i in kept)
-        if collapse_modules and not c.children:
-            if mine:
-                params = [order[i] for i in mine if not order[i].op and order[i].requires_grad]
-                n_ops = sum(1 for i in mine if order[i].op)
-                kinds.add("module")
-                graph.node(
-                    f"m{k}",
-                    labels.module_label(c.label, order[c.output], params, n_ops, names),
-                    shape="box",
-                    style="filled,rounded",
-                    fillcolor=STYLES["module"][0],
-                    color="#6a8cbf",
-                    tooltip=_tooltip(
-                        labels.module_tooltip(c.label, order[c.output], params, names)
-                    ),
-                )
-            return
-        with graph.subgraph(name=f"cluster_{k}") as sub:
-            kinds.add("module")
-            outer = bool(c.children)  # a box around boxes (an MLP around its layers)
-            sub.attr(
-                label=c.label,
-                labeljust="l",
-                style="rounded,dashed" if outer else "rounded,filled",
-                fillcolor=STYLES["module"][0],
-                color="#6a8cbf",
-                fontname=_FONT,
-                fontsize="12",
-                tooltip=_tooltip(labels.module_tooltip(c.label, order[c.output], None)),
-            )
-            for i in mine:
-                emit_node(sub, i)
-            for child in c.children:
-                emit_cluster(sub, child)
-
-    for i in sorted(kept):
-        if i not in owner:
-            emit_node(g, i)
-    for k, c in enumerate(clusters):
+def _emit_nodes(d: _Drawing, g: Any) -> None:
+    """Emit the nodes outside every box, then each outermost box with what it holds."""
+    for i in sorted(d.kept):
+        if i not in d.owner:
+            _emit_node(d, g, i)
+    for k, c in enumerate(d.clusters):
         if c.parent is None:
-            emit_cluster(g, k)
+            _emit_box(d, g, k)
 
-    # Edges last: each node is already declared in its box.
-    def tensor_end(i: int) -> str:
-        return collapsed.get(i, f"t{i}")
 
-    def op_end(i: int) -> str:
-        return collapsed.get(i, f"o{i}")
+def _emit_node(d: _Drawing, graph: Any, i: int) -> None:
+    """Emit the tensor `order[i]` and, when an op made it, that op."""
+    _emit_tensor(d, graph, i)
+    if d.order[i].op:
+        _emit_op(d, graph, i)
 
-    seen_edges: set[tuple[str, str]] = set()
-    cut_into: list[str] = []
-    enters_box = _box_entries(owner, clusters)
-    for i in sorted(kept):
-        t = order[i]
-        if not t.op:
+
+def _emit_tensor(d: _Drawing, graph: Any, i: int) -> None:
+    """Emit the box of tensor `order[i]` ("t<i>"): name, shape, values, gradient, tooltip."""
+    t = d.order[i]
+    kind = _kind(t, d.root)
+    d.kinds.add(kind)
+    grad = d.grads.get(id(t))
+    label = labels.tensor_label(
+        t,
+        title=t.name or d.names.get(id(t)),
+        show_data=d.show_data,
+        show_grad=bool(d.show_grad),
+        max_values=d.max_values,
+        grad=grad,
+    )
+    graph.node(
+        f"t{i}",
+        label,
+        shape="box",
+        style="filled,rounded",
+        fillcolor=STYLES[kind][0],
+        tooltip=_tooltip(
+            labels.tensor_tooltip(
+                t, grad=grad, show_grad=bool(d.show_grad), title=d.names.get(id(t))
+            )
+        ),
+    )
+
+
+def _emit_op(d: _Drawing, graph: Any, i: int) -> None:
+    """Emit the ellipse of the op that made `order[i]` ("o<i>"), with its arguments."""
+    t = d.order[i]
+    d.kinds.add("op")
+    graph.node(
+        f"o{i}",
+        labels.op_label(t.op, t._attrs),
+        shape="ellipse",
+        style="filled",
+        fillcolor=STYLES["op"][0],
+        tooltip=_tooltip(labels.op_tooltip(t.op, t._attrs, t)),
+    )
+
+
+def _emit_box(d: _Drawing, graph: Any, k: int) -> None:
+    """Emit module box `k` as a cluster of its nodes and inner boxes, or collapsed to a node."""
+    c = d.clusters[k]
+    mine = sorted(i for i in c.members if d.owner.get(i) == k and i in d.kept)
+    if d.collapse_modules and not c.children:
+        if mine:
+            _emit_collapsed_box(d, graph, k, mine)
+        return
+    with graph.subgraph(name=f"cluster_{k}") as sub:
+        d.kinds.add("module")
+        outer = bool(c.children)  # a box around boxes (an MLP around its layers)
+        sub.attr(
+            label=c.label,
+            labeljust="l",
+            style="rounded,dashed" if outer else "rounded,filled",
+            fillcolor=STYLES["module"][0],
+            color="#6a8cbf",
+            fontname=_FONT,
+            fontsize="12",
+            tooltip=_tooltip(labels.module_tooltip(c.label, d.order[c.output], None)),
+        )
+        for i in mine:
+            _emit_node(d, sub, i)
+        for child in c.children:
+            _emit_box(d, sub, child)
+
+
+def _emit_collapsed_box(d: _Drawing, graph: Any, k: int, mine: list[int]) -> None:
+    """Emit innermost box `k` as one node ("m<k>") naming its parameters and op count."""
+    c = d.clusters[k]
+    order = d.order
+    params = [order[i] for i in mine if not order[i].op and order[i].requires_grad]
+    n_ops = sum(1 for i in mine if order[i].op)
+    d.kinds.add("module")
+    graph.node(
+        f"m{k}",
+        labels.module_label(c.label, order[c.output], params, n_ops, d.names),
+        shape="box",
+        style="filled,rounded",
+        fillcolor=STYLES["module"][0],
+        color="#6a8cbf",
+        tooltip=_tooltip(labels.module_tooltip(c.label, order[c.output], params, d.names)),
+    )
+
+
+def _emit_edges(d: _Drawing, g: Any) -> None:
+    """Emit, for each op drawn, the edge to its result and one from each drawn input."""
+    enters_box = _box_entries(d.owner, d.clusters)
+    seen: set[tuple[str, str]] = set()  # edges between collapsed boxes, drawn once
+    for i in sorted(d.kept):
+        if not d.order[i].op:
             continue
-        head = op_end(i)
-        if head != tensor_end(i):
-            g.edge(head, tensor_end(i))
-        if any(p not in kept for p in parents[i]):
-            cut_into.append(head)
-        for p in parents[i]:
-            if p not in kept:
-                continue
-            tail = tensor_end(p)
-            if tail == head:
-                continue
-            if tail.startswith("m") or head.startswith("m"):
-                if (tail, head) in seen_edges:
-                    continue
-                seen_edges.add((tail, head))
-            if enters_box(p, i) and not head.startswith("m"):  # a collapsed box is a node
-                g.edge(tail, head, minlen="2")
-            else:
-                g.edge(tail, head)
+        head = d.collapsed.get(i, f"o{i}")
+        result = d.collapsed.get(i, f"t{i}")
+        if head != result:
+            g.edge(head, result)
+        for p in d.parents[i]:
+            if p in d.kept:
+                _emit_input_edge(g, d.collapsed.get(p, f"t{p}"), head, enters_box(p, i), seen)
 
-    if len(kept) < len(order):
-        drawn = sum(2 if order[i].op else 1 for i in kept)
-        cut = total_nodes - drawn
-        g.node(
-            "cut",
-            f"... {cut:,} more nodes not drawn\n(max_nodes={max_nodes})",
-            shape="note",
-            style="filled",
-            fillcolor="lightyellow",
-            tooltip=f"{cut:,} nodes farther from the root are not drawn: raise max_nodes",
-        )
-        for head in dict.fromkeys(cut_into):
-            g.edge("cut", head, style="dashed")
-        g.attr(label=f"showing {drawn:,} of {total_nodes:,} nodes (max_nodes={max_nodes})")
-    if legend:
-        g.node(
-            "legend",
-            _legend(kinds, all_grads=show_grad == "all"),
-            shape="plaintext",
-            tooltip="legend: what the colours mean",
-        )
-    return g
+
+def _emit_input_edge(
+    g: Any, tail: str, head: str, enters_box: bool, seen: set[tuple[str, str]]
+) -> None:
+    """Emit the edge from an input `tail` to the op `head`; collapsed boxes ("m<k>") get one."""
+    if tail == head:
+        return  # both inside one collapsed box
+    if tail.startswith("m") or head.startswith("m"):
+        if (tail, head) in seen:
+            return
+        seen.add((tail, head))
+    if enters_box and not head.startswith("m"):  # a collapsed box is a node
+        g.edge(tail, head, minlen="2")
+    else:
+        g.edge(tail, head)
+
+
+def _emit_cut_note(d: _Drawing, g: Any, max_nodes: int | None) -> None:
+    """Emit the note on what `max_nodes` cut, with a dashed edge to each op missing inputs."""
+    total = _node_count(d.order, range(len(d.order)))
+    drawn = _node_count(d.order, d.kept)
+    cut = total - drawn
+    g.node(
+        "cut",
+        f"... {cut:,} more nodes not drawn\n(max_nodes={max_nodes})",
+        shape="note",
+        style="filled",
+        fillcolor="lightyellow",
+        tooltip=f"{cut:,} nodes farther from the root are not drawn: raise max_nodes",
+    )
+    cut_into = [
+        d.collapsed.get(i, f"o{i}")
+        for i in sorted(d.kept)
+        if d.order[i].op and any(p not in d.kept for p in d.parents[i])
+    ]
+    for head in dict.fromkeys(cut_into):
+        g.edge("cut", head, style="dashed")
+    g.attr(label=f"showing {drawn:,} of {total:,} nodes (max_nodes={max_nodes})")
+
+
+def _emit_legend(d: _Drawing, g: Any) -> None:
+    """Emit the legend of the colours of the kinds of node drawn."""
+    g.node(
+        "legend",
+        _legend(d.kinds, all_grads=d.show_grad == "all"),
+        shape="plaintext",
+        tooltip="legend: what the colours mean",
+    )
 
 
 def _tooltip(text: str) -> Any:

@@ -380,7 +380,16 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="show_grad"):
         viz.draw(L, show_grad="leaves")
     assert "rankdir=TB" in viz.draw(L, rankdir="TB").source
-    assert "rankdir=LR" in viz.draw(L).source  # "auto": a graph without module boxes
+    assert "rankdir=LR" in viz.draw(L).source
+
+
+def test_left_to_right_is_the_default_and_auto_stacks_module_boxes():
+    L, _ = micrograd_graph()
+    _, loss = mlp_loss()
+    assert "rankdir=LR" in viz.draw(loss).source  # the default, module boxes or not
+    assert "rankdir=TB" in viz.draw(loss, rankdir="auto").source  # layers in a column
+    assert "rankdir=LR" in viz.draw(L, rankdir="auto").source  # no boxes: left to right
+    assert "rankdir=BT" in viz.draw(loss, rankdir="BT").source  # explicit wins over boxes
 
 
 def test_a_leaf_and_a_constant_graph_draw_as_one_node():

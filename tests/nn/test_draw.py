@@ -39,6 +39,14 @@ def test_dot_source_needs_no_graphviz(capsys, monkeypatch):
     assert "grad<" not in source  # no --backward
 
 
+def test_layers_stack_top_to_bottom_unless_rankdir_says_otherwise(capsys):
+    argv = ["--layers", "2,4,1", "--activations", "tanh,sigmoid", "--dot"]
+    assert main(argv) == 0
+    assert "rankdir=TB" in capsys.readouterr().out  # "auto" on a model: one column
+    assert main([*argv, "--rankdir", "LR"]) == 0
+    assert "rankdir=LR" in capsys.readouterr().out
+
+
 def test_mixed_hidden_activations_and_other_losses(capsys):
     argv = ["--layers", "2,5,4,3", "--activations", "relu,tanh,identity", "--dot"]
     assert main([*argv, "--loss", "cross_entropy", "--backward"]) == 0
@@ -81,3 +89,4 @@ def test_help_runs_as_a_module():
     )
     assert "--layers" in result.stdout and "--backward" in result.stdout
     assert "python -m nn.draw --layers 2,16,16,1" in result.stdout
+    assert "--rankdir {auto,LR,TB,RL,BT}" in result.stdout
