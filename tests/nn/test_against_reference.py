@@ -7,7 +7,7 @@ bce, mse and softmax cross-entropy, with L2 and with dropout under the same mask
 """
 
 import numpy as np
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import nn
@@ -73,6 +73,17 @@ def _our_grads(model, problem, lambd=0.0):
     return cost.item()
 
 
+def _off_saturation(AL, loss):
+    """Keep examples where the course's sigmoid output is not saturated.
+
+    Its dAL = -(Y / AL - (1 - Y) / (1 - AL)) divides by 1 - AL, which loses every digit
+    once AL rounds near 1 (identity layers and dropout's 1/keep_prob make such logits):
+    the formula, not the engine, is then off (central differences side with autodiff).
+    """
+    if loss == "bce":
+        assume(np.min(np.minimum(AL, 1 - AL)) > 1e-6)
+
+
 def _compare(model, grads):
     for l, layer in enumerate(model.layers, start=1):
         for ours, theirs, name in (
@@ -88,6 +99,7 @@ def test_gradients_equal_the_course_formulas(problem, lambd):
     model = _model(problem)
     cost = _our_grads(model, problem, lambd)
     AL, caches = ref.L_model_forward(problem["X"].T, problem["params"], problem["acts"])
+    _off_saturation(AL, problem["loss"])
     expected_cost = ref.compute_cost_with_regularization(
         AL, problem["Y"], problem["params"], lambd, loss=problem["loss"]
     )
@@ -111,6 +123,7 @@ def test_gradients_with_dropout_under_the_same_masks(problem, keep_prob, seed):
         assert mask.shape == shape
         return mask
 
+    _off_saturation(AL, problem["loss"])
     if model.dropout is not None:
         model.dropout._draw_mask = draw_mask
     _our_grads(model, problem)
