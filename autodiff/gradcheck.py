@@ -9,10 +9,8 @@ hypothesis strategies (property-based, shrunk to the simplest failing case). Bot
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -242,6 +240,8 @@ def _check_grads_on_draws(
     import hypothesis
     from hypothesis import strategies as st
 
+    from autodiff.strategies import private_storage
+
     drawn = st.tuples(*[x if _is_strategy(x) else st.just(x) for x in items])
     failure: list[Any] = []  # the latest failing case: hypothesis replays the simplest last
 
@@ -263,7 +263,7 @@ def _check_grads_on_draws(
     if seed is not None:
         run = hypothesis.seed(seed)(run)
     try:
-        with _storage_outside_working_directory():
+        with private_storage():
             run()
     except _MismatchError:
         raise _shrunk_error(items, *failure) from None
@@ -289,23 +289,3 @@ def _shrunk_error(
     shrunk = GradcheckError("\n".join(lines))
     shrunk.case = case
     return shrunk
-
-
-@contextlib.contextmanager
-def _storage_outside_working_directory() -> Iterator[None]:
-    """Run hypothesis with its storage in a temporary directory, removed afterwards.
-
-    Even without an example database hypothesis caches files in `./.hypothesis` (the
-    constants it collects from source code); a check of the user's code must not write
-    into the user's directory. The user's own setting is restored afterwards.
-    """
-    from hypothesis import configuration
-
-    previous = configuration.storage_directory()
-    previous = getattr(previous, "path", previous)  # a Path in older hypothesis versions
-    with tempfile.TemporaryDirectory(prefix="autodiff-check-grads-") as private:
-        configuration.set_hypothesis_home_dir(private)
-        try:
-            yield
-        finally:
-            configuration.set_hypothesis_home_dir(previous)

@@ -13,6 +13,8 @@ comparisons stay meaningful.
 - `broadcastable_shapes(...)`: the pairs of shapes alone.
 - `mlp_parameters(layer_dims)`: parameter dicts in the course layout
   (`W1` of shape `(n1, n0)`, `b1` of shape `(n1, 1)`, ...).
+- `private_storage()`: a context in which hypothesis writes nothing into the working
+  directory (what `ad.check_grads` and `nn.verify` run their searches in).
 
 Example, a property test of a user's own function::
 
@@ -27,10 +29,13 @@ Example, a property test of a user's own function::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import tempfile
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from hypothesis import configuration
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -40,8 +45,36 @@ __all__ = [
     "broadcastable_shapes",
     "floats",
     "mlp_parameters",
+    "private_storage",
     "shapes",
 ]
+
+
+@contextlib.contextmanager
+def private_storage() -> Iterator[None]:
+    """Run hypothesis with its storage in a temporary directory, removed afterwards.
+
+    Even without an example database hypothesis caches files under `./.hypothesis` (the
+    constants it collects from loaded modules); a check of the user's code must not
+    write into the user's directory. Whatever was set before (a pytest run's own
+    directory, or hypothesis's default) is restored afterwards. Not thread-safe: the
+    setting is hypothesis's, global to the process.
+
+    >>> from hypothesis import given, settings
+    >>> @settings(max_examples=5, database=None)
+    ... @given(arrays((2, 3)))
+    ... def check(x):
+    ...     assert x.shape == (2, 3)
+    >>> with private_storage():
+    ...     check()
+    """
+    previous = getattr(configuration, "__hypothesis_home_directory", None)
+    with tempfile.TemporaryDirectory(prefix="autodiff-hypothesis-") as scratch:
+        configuration.set_hypothesis_home_dir(scratch)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
 
 
 def floats(

@@ -10,14 +10,14 @@ caches go to a temporary directory), and no pytest is needed.
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from hypothesis import HealthCheck, Phase, Verbosity, configuration, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+
+from autodiff.strategies import private_storage
 
 
 class Outcome(Protocol):
@@ -53,22 +53,8 @@ def _run(body, max_batch: int, max_examples: int, seed: int | None, shrink: bool
 
     if seed is not None:
         probe = hypothesis_seed(seed)(probe)
-    with _private_storage():
+    with private_storage():
         probe()
-
-
-@contextlib.contextmanager
-def _private_storage() -> Iterator[None]:
-    """Hypothesis keeps caches (constants found in loaded modules) under `.hypothesis/` in
-    the working directory even without a database: point it at a temporary directory for
-    the run, and back at whatever it was (a pytest run's own) afterwards."""
-    previous = getattr(configuration, "__hypothesis_home_directory", None)
-    with tempfile.TemporaryDirectory(prefix="nn-verify-") as scratch:
-        configuration.set_hypothesis_home_dir(scratch)
-        try:
-            yield
-        finally:
-            configuration.set_hypothesis_home_dir(previous)
 
 
 class Search:
