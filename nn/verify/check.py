@@ -35,7 +35,7 @@ from nn.verify.cases import (
     validate,
 )
 from nn.verify.diagnose import MASK_LABEL
-from nn.verify.report import CallError, Mismatch, Report, returned_cause
+from nn.verify.report import Mismatch, Report, first_call_error, returned_cause
 from nn.verify.search import Search
 
 GradsFn = Callable[[np.ndarray, np.ndarray, dict[str, np.ndarray]], Mapping[str, Any]]
@@ -548,11 +548,7 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
         report.matched = _in_order(names)
         return report
     minimal = search.smallest(lambda o: o.failed, explored)
-    raised = [o for o in explored if o.error]
-    if raised:
-        first = minimal if minimal.error else search.smallest(lambda o: bool(o.error), explored)
-        which, exc, tb = first.error
-        report.error = CallError(which, exc, tb, first.case, len(raised), len(explored))
+    report.error = first_call_error(explored, minimal, search.smallest)
     returned = [o for o in explored if o.returned]
     if returned:
         report.returned = min(returned, key=lambda o: o.case.m).returned

@@ -21,7 +21,7 @@ from nn.verify import diagnose
 from nn.verify.cases import LOSSES, check_options, flip
 from nn.verify.check import seeded
 from nn.verify.layer import LayerCase
-from nn.verify.report import CallError, Mismatch, Report
+from nn.verify.report import Mismatch, Report, first_call_error
 from nn.verify.search import Search
 
 _RTOL = {np.float64: 1e-9, np.float32: 1e-5}
@@ -226,11 +226,7 @@ def _report(search: Search, explored, loss, lambd, layout, kind) -> Report:
         report.matched = ["cost"]
         return report
     minimal = search.smallest(lambda o: o.failed, explored)
-    raised = [o for o in explored if o.error]
-    if raised:
-        first = minimal if minimal.error else search.smallest(lambda o: bool(o.error), explored)
-        which, exc, tb = first.error
-        report.error = CallError(which, exc, tb, first.case, len(raised), len(explored))
+    report.error = first_call_error(explored, minimal, search.smallest)
     fails = [o for o in explored if o.wrong]
     if not fails:
         return report

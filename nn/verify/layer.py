@@ -25,7 +25,7 @@ from autodiff import Tensor
 from nn.verify import diagnose, variants
 from nn.verify.cases import ACTIVATIONS, KINK_MARGIN, SATURATION, activate, check_options, flip
 from nn.verify.check import seeded
-from nn.verify.report import CallError, Mismatch, Report
+from nn.verify.report import Mismatch, Report, first_call_error
 from nn.verify.search import Search
 
 KINDS = ("linear_activation", "linear", "activation")
@@ -349,11 +349,7 @@ def _report(layer: _Layer, search: Search, explored: list[_Outcome], title: str)
         report.matched = list(layer.names)
         return report
     minimal = search.smallest(lambda o: o.failed, explored)
-    raised = [o for o in explored if o.error]
-    if raised:
-        first = minimal if minimal.error else search.smallest(lambda o: bool(o.error), explored)
-        which, exc, tb = first.error
-        report.error = CallError(which, exc, tb, first.case, len(raised), len(explored))
+    report.error = first_call_error(explored, minimal, search.smallest)
     wrong = [n for n in layer.names if any(n in o.wrong for o in explored)]
     with_wrong = [o for o in explored if o.wrong]
     if not with_wrong:

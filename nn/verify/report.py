@@ -8,8 +8,9 @@ object (no `report.mismatches[...]`) and prints the smallest failing case instea
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -78,6 +79,22 @@ class CallError:
             if self.failed == self.cases
             else (f"in {self.failed} of {self.cases} cases")
         )
+
+
+def first_call_error(
+    explored: list[Any], minimal: Any, smallest: Callable[..., Any]
+) -> CallError | None:
+    """The user's function raised on some cases: the error of the smallest such case.
+
+    `minimal` is the smallest failing case; `smallest(predicate, explored)` picks the
+    smallest case a predicate holds for. None when no call raised.
+    """
+    raised = [o for o in explored if o.error]
+    if not raised:
+        return None
+    first = minimal if minimal.error else smallest(lambda o: bool(o.error), explored)
+    which, exc, tb = first.error
+    return CallError(which, exc, tb, first.case, len(raised), len(explored))
 
 
 @dataclass
