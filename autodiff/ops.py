@@ -95,21 +95,17 @@ def apply(
         return _write(out, data, prim)
     result = _new(Tensor)
     _init(result, data, False)
-    if GRAD_ENABLED.get() and _requires_grad(inputs):
-        result.requires_grad = True
-        result._prim, result._parents, result._attrs = prim, inputs, attrs
-        result._versions = versions.saved_versions(inputs)
-        result._scope = SCOPE.get()
+    if GRAD_ENABLED.get():
+        for t in inputs:
+            if t.requires_grad:  # record the node
+                result.requires_grad = True
+                result._prim, result._parents, result._attrs = prim, inputs, attrs
+                result._versions = versions.saved_versions(inputs)
+                result._scope = SCOPE.get()
+                break
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
     return result
-
-
-def _requires_grad(inputs: tuple[Tensor, ...]) -> bool:
-    for t in inputs:
-        if t.requires_grad:
-            return True
-    return False
 
 
 # numpy's RuntimeWarnings (divide by zero, overflow, invalid) name the Python line that
@@ -394,11 +390,17 @@ def _logsumexp_grad(g: Any, out: Any, x: Any, axis: Axis, keepdims: bool) -> Any
     return _unreduce(g, x.shape, axis, keepdims) * _exp(x - _unreduce(out, x.shape, axis, keepdims))
 
 
+def _mean(x: np.ndarray, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+    # np.add.reduce is np.sum without its Python layers (which cost more than the sum)
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    n = math.prod([x.shape[a] for a in axes])  # 0 over an empty axis: nan, as np.mean
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) / n
+
+
 SUM = Primitive("sum", "sum of x over axis; d/dx = 1 (g broadcast back)",
-                lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+                lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
                 _sum_grad)  # fmt: skip
-MEAN = Primitive("mean", "mean of x over axis; d/dx = 1 / n for the n averaged",
-                 lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+MEAN = Primitive("mean", "mean of x over axis; d/dx = 1 / n for the n averaged", _mean,
                  _mean_grad)  # fmt: skip
 MAX = Primitive(
     "max",
@@ -499,6 +501,10 @@ def _binary(
     prims: tuple[Primitive, ...], a: ArrayLike, b: ArrayLike, out: Tensor | None = None
 ) -> Tensor:
     prim, with_number, number_first = prims
+    if type(a) is Tensor and type(b) is Tensor:  # the usual case: no conversion to do
+        if a._data.shape != b._data.shape:
+            a, b = _expand(prim.name, a, b)
+        return apply(prim, (a, b), out=out)
     if isinstance(a, Tensor) and _is_number(b):
         return apply(with_number, (a,), {"scalar": _real(b, prim.name)}, out=out)
     if isinstance(b, Tensor) and _is_number(a):
