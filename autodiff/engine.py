@@ -29,8 +29,9 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
     # Two parallel stacks, not one of (node, expanded) pairs: a million-op chain would
-    # otherwise allocate a million small tuples for the garbage collector to scan.
-    nodes, expanded = list(reversed(roots)), [False] * len(roots)
+    # otherwise allocate a million small tuples for the garbage collector to scan. The
+    # flags are bytes (one each, not an 8-byte pointer): the stacks grow to the depth.
+    nodes, expanded = list(reversed(roots)), bytearray(len(roots))
     while nodes:
         node = nodes.pop()
         if expanded.pop():
@@ -38,11 +39,11 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
         elif node not in visited:
             visited.add(node)
             nodes.append(node)
-            expanded.append(True)
+            expanded.append(1)
             for p in reversed(node._parents):
                 if p not in visited and (p.requires_grad or not only_requires_grad):
                     nodes.append(p)
-                    expanded.append(False)
+                    expanded.append(0)
     return order
 
 
