@@ -391,10 +391,9 @@ def _logsumexp_grad(g: Any, out: Any, x: Any, axis: Axis, keepdims: bool) -> Any
 
 
 def _mean(x: np.ndarray, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
-    # np.add.reduce is np.sum without its Python layers (which cost more than the sum)
     axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
     n = math.prod([x.shape[a] for a in axes])  # 0 over an empty axis: nan, as np.mean
-    return np.add.reduce(x, axis=axis, keepdims=keepdims) / n
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) / n  # np.sum without its layers
 
 
 SUM = Primitive("sum", "sum of x over axis; d/dx = 1 (g broadcast back)",
@@ -501,18 +500,15 @@ def _binary(
     prims: tuple[Primitive, ...], a: ArrayLike, b: ArrayLike, out: Tensor | None = None
 ) -> Tensor:
     prim, with_number, number_first = prims
-    if type(a) is Tensor and type(b) is Tensor:  # the usual case: no conversion to do
-        if a._data.shape != b._data.shape:
-            a, b = _expand(prim.name, a, b)
-        return apply(prim, (a, b), out=out)
-    if isinstance(a, Tensor) and _is_number(b):
-        return apply(with_number, (a,), {"scalar": _real(b, prim.name)}, out=out)
-    if isinstance(b, Tensor) and _is_number(a):
-        attrs = {"scalar": _real(a, prim.name)}
-        if number_first is not with_number:
-            attrs["left"] = True
-        return apply(number_first, (b,), attrs, out=out)
-    a, b = _pair(a, b)
+    if type(a) is not Tensor or type(b) is not Tensor:  # a number or an array to convert
+        if isinstance(a, Tensor) and _is_number(b):
+            return apply(with_number, (a,), {"scalar": _real(b, prim.name)}, out=out)
+        if isinstance(b, Tensor) and _is_number(a):
+            attrs = {"scalar": _real(a, prim.name)}
+            if number_first is not with_number:
+                attrs["left"] = True
+            return apply(number_first, (b,), attrs, out=out)
+        a, b = _pair(a, b)
     if a._data.shape != b._data.shape:
         a, b = _expand(prim.name, a, b)
     return apply(prim, (a, b), out=out)
