@@ -56,11 +56,9 @@ def binary_cross_entropy(probs: Any, targets: Any, eps: float = 1e-12) -> Tensor
     p = _prediction(probs)
     t = _target(p, targets, "binary_cross_entropy")
     pc = p.clip(*_clip_range(p.dtype, eps))
-    # The mean and the minus sign are folded into the weights of the two logs: with
-    # constant targets they are plain numpy, so the loss is 8 nodes, not 9. The Tensor
-    # comes first in each product, so Tensor.__mul__ runs, not numpy's dispatch to it.
-    scale = -1 / max(p.size, 1)  # an empty batch gives 0, as cross_entropy
-    return (pc.log() * (t * scale) + (1 - pc).log() * ((1 - t) * scale)).sum()
+    # With constant targets, 1 - t is plain numpy: no node for it. The Tensor comes first
+    # in each product, so it is Tensor.__mul__ that runs, not numpy's dispatch to it.
+    return -(pc.log() * t + (1 - pc).log() * (1 - t)).mean()
 
 
 @lru_cache(maxsize=64)
