@@ -29,8 +29,9 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
     # Two parallel stacks, not one of (node, expanded) pairs: a million-op chain would
-    # otherwise allocate a million small tuples for the garbage collector to scan.
-    nodes, expanded = list(reversed(roots)), [False] * len(roots)
+    # otherwise allocate a million small tuples for the garbage collector to scan. The
+    # flags are bytes (one each, not an 8-byte pointer): the stacks grow to the depth.
+    nodes, expanded = list(reversed(roots)), bytearray(len(roots))
     while nodes:
         node = nodes.pop()
         if expanded.pop():
@@ -38,11 +39,11 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
         elif node not in visited:
             visited.add(node)
             nodes.append(node)
-            expanded.append(True)
+            expanded.append(1)
             for p in reversed(node._parents):
                 if p not in visited and (p.requires_grad or not only_requires_grad):
                     nodes.append(p)
-                    expanded.append(False)
+                    expanded.append(0)
     return order
 
 
@@ -53,18 +54,6 @@ def released_error(node: Tensor) -> RuntimeError:
         "backward. Pass retain_graph=True to the first backward() (or ad.grad) if you "
         "need to backward through the same graph again."
     )
-
-
-def _input_grads(node: Tensor, g: Any, create_graph: bool) -> list[Any]:
-    """The gradients the node's rules give its inputs (None where none is needed)."""
-    parents, attrs, rules = node._parents, node._attrs, node._prim.vjp
-    versions.check(node)  # raises if an input changed since the node was recorded
-    out, xs = (node, parents) if create_graph else (node._data, [p._data for p in parents])
-    if node._prim.variadic:
-        return [rules[0](g, out, *xs, index=i, **attrs) if p.requires_grad else None
-                for i, p in enumerate(parents)]  # fmt: skip
-    return [rule(g, out, *xs, **attrs) if p.requires_grad else None
-            for rule, p in zip(rules, parents)]  # fmt: skip
 
 
 def backprop(
@@ -101,19 +90,32 @@ def backprop(
 def _propagate(
     node: Tensor, g: Any, grads: dict[Tensor, Any], create_graph: bool, check: Any
 ) -> None:
-    """Add the gradients `node`'s rules give its inputs into `grads` (shape checked)."""
-    input_grads = _input_grads(node, g, create_graph)
+    """Add the gradients `node`'s rules give its inputs into `grads` (shape checked).
+
+    Only the rules of inputs that require grad run; the anomaly `check` sees them all.
+    """
+    parents, attrs, prim = node._parents, node._attrs, node._prim
+    versions.check(node)  # raises if an input changed since the node was recorded
+    out, xs = (node, parents) if create_graph else (node._data, [p._data for p in parents])
+    input_grads = [None] * len(parents) if check else None
+    for i, p in enumerate(parents):
+        if not p.requires_grad:
+            continue
+        if prim.variadic:
+            pg = prim.vjp[0](g, out, *xs, index=i, **attrs)
+        else:
+            pg = prim.vjp[i](g, out, *xs, **attrs)
+        data = p._data
+        if pg.shape != data.shape:
+            raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient "
+                               f"of shape {pg.shape} for an input of {data.shape}")  # fmt: skip
+        if pg.dtype is not data.dtype and pg.dtype != data.dtype:
+            pg = pg.astype(data.dtype)
+        if check:
+            input_grads[i] = pg  # type: ignore[index]
+        grads[p] = pg if p not in grads else grads[p] + pg
     if check:
         check(node, input_grads)
-    for p, pg in zip(node._parents, input_grads):
-        if pg is not None:
-            data = p._data
-            if pg.shape != data.shape:
-                raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient "
-                                   f"of shape {pg.shape} for an input of {data.shape}")  # fmt: skip
-            if pg.dtype is not data.dtype and pg.dtype != data.dtype:
-                pg = pg.astype(data.dtype)
-            grads[p] = pg if p not in grads else grads[p] + pg
 
 
 def backward(root: Tensor, grad: Any = None, *, retain_graph: bool = False) -> None:

@@ -98,23 +98,19 @@ def apply(
         return _write(out, data, prim)
     result = _new(Tensor)
     _init(result, data, False)
-    if GRAD_ENABLED.get() and _requires_grad(inputs):
-        result.requires_grad = True
-        result._prim, result._parents, result._attrs = prim, inputs, attrs
-        result._versions = versions.saved_versions(inputs)
-        result._scope = SCOPE.get()
+    if GRAD_ENABLED.get():
+        for t in inputs:
+            if t.requires_grad:  # record the node
+                result.requires_grad = True
+                result._prim, result._parents, result._attrs = prim, inputs, attrs
+                result._versions = versions.saved_versions(inputs)
+                result._scope = SCOPE.get()
+                break
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
     if _trace.STATE.recorder is not None:  # ad.compile is recording
         _trace.op(prim, inputs, attrs, result)
     return result
-
-
-def _requires_grad(inputs: tuple[Tensor, ...]) -> bool:
-    for t in inputs:
-        if t.requires_grad:
-            return True
-    return False
 
 
 # numpy's RuntimeWarnings (divide by zero, overflow, invalid) name the Python line that
@@ -399,11 +395,16 @@ def _logsumexp_grad(g: Any, out: Any, x: Any, axis: Axis, keepdims: bool) -> Any
     return _unreduce(g, x.shape, axis, keepdims) * _exp(x - _unreduce(out, x.shape, axis, keepdims))
 
 
+def _mean(x: np.ndarray, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    n = math.prod([x.shape[a] for a in axes])  # 0 over an empty axis: nan, as np.mean
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) / n  # np.sum without its layers
+
+
 SUM = Primitive("sum", "sum of x over axis; d/dx = 1 (g broadcast back)",
-                lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+                lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims),
                 _sum_grad)  # fmt: skip
-MEAN = Primitive("mean", "mean of x over axis; d/dx = 1 / n for the n averaged",
-                 lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+MEAN = Primitive("mean", "mean of x over axis; d/dx = 1 / n for the n averaged", _mean,
                  _mean_grad)  # fmt: skip
 MAX = Primitive(
     "max",
@@ -504,14 +505,15 @@ def _binary(
     prims: tuple[Primitive, ...], a: ArrayLike, b: ArrayLike, out: Tensor | None = None
 ) -> Tensor:
     prim, with_number, number_first = prims
-    if isinstance(a, Tensor) and _is_number(b):
-        return apply(with_number, (a,), {"scalar": _real(b, prim.name)}, out=out)
-    if isinstance(b, Tensor) and _is_number(a):
-        attrs = {"scalar": _real(a, prim.name)}
-        if number_first is not with_number:
-            attrs["left"] = True
-        return apply(number_first, (b,), attrs, out=out)
-    a, b = _pair(a, b)
+    if type(a) is not Tensor or type(b) is not Tensor:  # a number or an array to convert
+        if isinstance(a, Tensor) and _is_number(b):
+            return apply(with_number, (a,), {"scalar": _real(b, prim.name)}, out=out)
+        if isinstance(b, Tensor) and _is_number(a):
+            attrs = {"scalar": _real(a, prim.name)}
+            if number_first is not with_number:
+                attrs["left"] = True
+            return apply(number_first, (b,), attrs, out=out)
+        a, b = _pair(a, b)
     if a._data.shape != b._data.shape:
         a, b = _expand(prim.name, a, b)
     return apply(prim, (a, b), out=out)

@@ -56,8 +56,9 @@ def binary_cross_entropy(probs: Any, targets: Any, eps: float = 1e-12) -> Tensor
     p = _prediction(probs)
     t = _target(p, targets, "binary_cross_entropy")
     pc = p.clip(*_clip_range(p.dtype, eps))
-    # With constant targets, 1 - t is plain numpy: no node for it.
-    return -(t * pc.log() + (1 - t) * (1 - pc).log()).mean()
+    # With constant targets, 1 - t is plain numpy: no node for it. The Tensor comes first
+    # in each product, so it is Tensor.__mul__ that runs, not numpy's dispatch to it.
+    return -(pc.log() * t + (1 - pc).log() * (1 - t)).mean()
 
 
 @lru_cache(maxsize=64)
