@@ -93,8 +93,6 @@ def apply(
     if type(data) is not np.ndarray:
         data = np.asarray(data)  # numpy hands back 0-d results as scalars
     if out is not None:
-        if _trace.STATE.recorder is not None:  # ad.compile is recording
-            _trace.write(prim, out)
         return _write(out, data, prim)
     result = _new(Tensor)
     _init(result, data, False)
@@ -138,6 +136,8 @@ def _reissue_warnings(prim: Primitive, inputs: tuple[Tensor, ...], attrs: dict[s
 
 
 def _write(out: Tensor, data: np.ndarray, prim: Primitive) -> Tensor:
+    if _trace.STATE.recorder is not None:  # ad.compile is recording
+        _trace.write(prim, out)
     if data.shape != out.shape:
         raise ValueError(
             f"in-place {prim.name}: the result has shape {data.shape}, the tensor {out.shape}"
