@@ -257,6 +257,42 @@ def test_data_dependent_branch_takes_both_sides():
     assert "> 1" in compiled.source
 
 
+def test_a_decision_on_a_value_computed_under_no_grad_is_guarded():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+
+    @ad.compile
+    def step(x):
+        w.zero_grad()
+        out = w * x
+        with ad.no_grad():
+            if out.max().item() > 1:  # a range check, as binary_cross_entropy's
+                raise ValueError("out of range")
+        loss = out.sum()
+        loss.backward()
+        return loss
+
+    for x in [0.1, 0.2, 0.3]:
+        step(np.array([x, 0.5 * x]))
+    assert "> 1" in step.source
+    with pytest.raises(ValueError, match="out of range"):
+        step(np.array([0.9, 0.8]))
+
+
+def test_the_bce_range_check_holds_on_every_replay():
+    model = nn.MLP([2, 4, 1], activation="relu", seed=0)  # no sigmoid: outputs may leave [0, 1]
+    opt = nn.optim.SGD(model.parameters(), lr=0.0)
+    step = ad.compile(make_step(model, opt, nn.binary_cross_entropy))
+    X = np.random.default_rng(0).normal(size=(8, 2)) * 1e-3
+    y = (np.arange(8) % 2).reshape(8, 1).astype(float)
+    model.layers[-1].b.data[...] = 0.5
+    for _ in range(3):
+        step(X, y)
+    assert step.recordings == 1 and "> 1" in step.source
+    model.layers[-1].b.data[...] = 5.0
+    with pytest.raises(ValueError, match="probabilities must lie in"):
+        step(X, y)
+
+
 def test_check_catches_a_broken_plan(monkeypatch):
     run_lockstep([2, 4, 1], "tanh", None, "mse", "sgd", np.float64, steps=2, check=True)
 
