@@ -424,19 +424,21 @@ def _release_handed(plan: Plan) -> None:
     """The arrays handed to `.grad` are written again by the next call: if a tensor still
     holds one (no zero_grad in between), it gets a copy first."""
     first = next(i for i, k in enumerate(plan.kernels) if k.section == "backward")
-    pairs = ", ".join(f"({h}, {{{i}}})" for i, (h, _) in enumerate(plan.handed))
-    release = Kernel(
-        f"_release({pairs})",
-        tuple(v for _, v in plan.handed),
-        None,
-        "stmt",
-        section="backward",
-        comment="keep last call's .grad arrays intact",
-    )
-    plan.kernels.insert(first, release)
+    releases = [
+        Kernel(
+            f"if {h}.grad is {{0}}: {h}.grad = {{0}}.copy()",
+            (v,),
+            None,
+            "stmt",
+            section="backward",
+            comment="keep last call's .grad array intact",
+        )
+        for h, v in plan.handed
+    ]
+    plan.kernels[first:first] = releases
     for g in plan.guards:
         if g.after > first:
-            g.after += 1
+            g.after += len(releases)
 
 
 def _escaping(plan: Plan) -> set[int]:
