@@ -343,6 +343,28 @@ def _unreduced(p: Plan, g: Value, x: Value, attrs: dict[str, Any]) -> Value:
                   view_of=g)  # fmt: skip
 
 
+def _extremum(reduce: str) -> Any:
+    """max/min over an axis as the ufunc's reduce into a buffer (np.max minus its wrapper);
+    the gradient keeps the primitive's own rule."""
+
+    class Extremum:
+        @staticmethod
+        def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
+            name = _name(out, reduce.split(".")[1])
+            return p.call(reduce, ins[0], name=name, shape=out.shape, axis=attrs["axis"],
+                          keepdims=attrs["keepdims"])  # fmt: skip
+
+        @staticmethod
+        def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> None:
+            return None
+
+    return Extremum
+
+
+lowering(ops.MAX)(_extremum("np.maximum.reduce"))
+lowering(ops.MIN)(_extremum("np.minimum.reduce"))
+
+
 @lowering(ops.SUM)
 class _Sum:
     @staticmethod

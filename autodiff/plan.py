@@ -262,9 +262,7 @@ def source(plan: Plan) -> str:
     for g in plan.guards:
         guards.setdefault(g.after, []).append(g)
     used_after = _last_uses(plan)
-    lines += [
-        f"    {v.name} = {v.name}_tensor._data" for v in lives if used_after.get(id(v), -1) >= 0
-    ]
+    lines += [f"    {v.name} = {v.name}_tensor._data" for v in _read_before_rebinding(plan, lives)]
     for i, k in enumerate(plan.kernels):
         if k.section != section:
             section = k.section
@@ -318,6 +316,17 @@ def _last_uses(plan: Plan) -> dict[int, int]:
     for g in plan.guards:
         last[id(g.value.root())] = max(last.get(id(g.value.root()), -1), g.after)
     return last
+
+
+def _read_before_rebinding(plan: Plan, lives: list[Value]) -> list[Value]:
+    """The live values a kernel (or guard) reads before the first call that rebinds them
+    (`opt.zero_grad()` usually comes first: then every parameter is read after it)."""
+    first = next((i for i, k in enumerate(plan.kernels) if k.rebinds), len(plan.kernels))
+    wanted: set[int] = set()
+    for k in plan.kernels[: first + 1]:
+        wanted.update(id(v.root()) for v in k.values())
+    wanted.update(id(g.value.root()) for g in plan.guards if g.after <= first)
+    return [v for v in lives if id(v) in wanted]
 
 
 def _live_values(plan: Plan) -> list[Value]:

@@ -158,6 +158,28 @@ def test_saturated_sigmoid_bce_equals_eager(fuse, dtype, monkeypatch):
     assert ("sigmoid + BCE fused" in compiled.source) == fuse
 
 
+def test_max_and_min_reductions_equal_eager():
+    w, twin = (Tensor(np.array([[1.0, 2.0, 2.0], [0.5, -1.0, 3.0]]), requires_grad=True)
+               for _ in range(2))  # fmt: skip
+
+    def make(w):
+        def step(x):
+            w.zero_grad()
+            z = w * x
+            loss = z.max(axis=1, keepdims=True).sum() + z.min() * 2.0 + z.max(axis=0).sum()
+            loss.backward()
+            return loss
+
+        return step
+
+    compiled, eager = ad.compile(make(w)), make(twin)
+    for i in range(4):  # ties among the maxima on the first and last calls
+        x = np.ones((2, 3)) if i in (0, 3) else np.random.default_rng(i).normal(size=(2, 3))
+        assert float(compiled(x).data) == float(eager(x).data)
+        np.testing.assert_array_equal(w.grad, twin.grad)
+    assert "np.maximum.reduce" in compiled.source and "np.minimum.reduce" in compiled.source
+
+
 @pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
 def test_the_update_runs_on_flat_arrays(opt_name):
     (m1, o1), (m2, o2) = twins([3, 5, 2], "tanh", None, np.float64, opt_name)
@@ -437,6 +459,9 @@ def test_source_reads_as_backprop_written_out():
     forward, rest = text.split("# backward")
     backward, update = rest.split("# update")
     assert "np.matmul(X, layers_0_W_T" in forward
+    # read once, after opt.zero_grad() (which may rebind them), not also before it
+    assert text.count("layers_0_W = layers_0_W_tensor._data") == 1
+    assert forward.index("sgd.zero_grad()") < forward.index("layers_0_W = layers_0_W_tensor")
     assert "layers_0_W_tensor.grad = d_layers_0_W if layers_0_W_tensor.grad is None" in backward
     assert "sgd.step()" in update
     with pytest.raises(RuntimeError, match="not been called"):
