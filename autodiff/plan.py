@@ -357,6 +357,48 @@ def build(plan: Plan) -> Callable[..., Any]:
     return env[plan.name]
 
 
+# ---- dead kernels ----
+
+PURE_HELPERS = frozenset({"_clip", "_inside", "_relu", "_filled", "_sum_to"})
+
+
+def _pure(k: Kernel) -> bool:
+    """A kernel whose only effect is its result: numpy calls, views, the pure helpers
+    (never a fresh draw, an optimizer call or a `.grad` statement)."""
+    if k.effect or k.out is None or k.form == "stmt":
+        return False
+    if k.form == "expr":
+        return k.fn.startswith(("{0}.", "np."))
+    return k.fn.startswith("np.") or k.fn in PURE_HELPERS
+
+
+def prune(plan: Plan) -> int:
+    """Drop the pure kernels whose results nothing reads (a loss the step does not
+    return, when its gradient comes from a fused rule); returns how many.
+
+    What leaves the plan (returned, handed to `.grad`, read by a guard or a statement)
+    is read, and so is everything it is computed from.
+    """
+    read = _escaping(plan) | {id(g.value.root()) for g in plan.guards}
+    read |= {id(g.value) for g in plan.guards}
+    dead: list[int] = []
+    for i in range(len(plan.kernels) - 1, -1, -1):
+        k = plan.kernels[i]
+        if _pure(k) and id(k.out) not in read and id(k.out.root()) not in read:
+            dead.append(i)
+            continue
+        for v in k.values():
+            read.add(id(v))
+            read.add(id(v.root()))
+    for i in dead:  # from the last: earlier indices stay valid
+        k = plan.kernels.pop(i)
+        plan.producers.pop(id(k.out), None)
+        for g in plan.guards:
+            if g.after > i:
+                g.after -= 1
+    return len(dead)
+
+
 # ---- buffers ----
 
 

@@ -180,6 +180,43 @@ def test_max_and_min_reductions_equal_eager():
     assert "np.maximum.reduce" in compiled.source and "np.minimum.reduce" in compiled.source
 
 
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("loss", ["bce", "ce"])
+def test_a_step_that_returns_nothing_drops_its_unread_kernels_only(loss, fuse, monkeypatch):
+    """The loss value is not returned: with the fused rule nothing reads it, so its kernels
+    go; the dropout draws, the update and every gradient stay as eager."""
+    from autodiff import planner
+
+    monkeypatch.setattr(planner, "FUSE", fuse)
+    output = "sigmoid" if loss == "bce" else None
+    loss_fn = nn.binary_cross_entropy if loss == "bce" else nn.cross_entropy
+    sizes = [3, 8, 8, 1 if loss == "bce" else 3]
+    (m1, o1), (m2, o2) = twins(sizes, "relu", output, np.float64, "adam", dropout=0.25)
+
+    def make(model, opt):
+        def step(X, y):
+            opt.zero_grad()
+            loss_fn(model(X), y).backward()
+            opt.step()
+
+        return step
+
+    compiled, eager = ad.compile(make(m1, o1)), make(m2, o2)
+    for i in range(5):
+        X, y = data(16, 3, 1, "bce", np.float64, seed=i)
+        y = y if loss == "bce" else np.random.default_rng(i).integers(0, 3, 16)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert compiled(X, y) is None
+        eager(X, y)
+        assert_models_equal(m1, m2, o1, o2, np.float64)
+    assert compiled.recordings == 1
+    if fuse:  # the fused rules read no value of the loss itself
+        assert "np.add.reduce(t_3" not in compiled.source
+        assert "np.negative(mean" not in compiled.source
+    assert "_draw" in compiled.source
+
+
 @pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
 def test_the_update_runs_on_flat_arrays(opt_name):
     (m1, o1), (m2, o2) = twins([3, 5, 2], "tanh", None, np.float64, opt_name)
