@@ -220,8 +220,9 @@ def _sigmoid_grad(p: Plan, g: Value, out: Value, x: Value) -> Value:
 
 
 def _relu_grad(p: Plan, g: Value, out: Value, x: Value) -> Value:
-    """g * (x > 0)"""
-    mask = p.call("np.greater", x, 0, name="active", dtype=np.bool_, elementwise=True)
+    """g * (x > 0), read from the output: max(x, 0) > 0 exactly where x > 0 (NaN and -0.0
+    included), so x dies at the forward and relu can write over it, as by hand."""
+    mask = p.call("np.greater", out, 0, name="active", dtype=np.bool_, elementwise=True)
     return p.call("np.multiply", g, mask, name="d_" + x.name, dtype=g.dtype, elementwise=True)
 
 
