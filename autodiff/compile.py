@@ -18,8 +18,10 @@ How it works. The first call with a new *signature* runs the function eagerly wh
 recorder (`autodiff.trace`) notes every op, every `backward()`, every call of a
 stateful object's methods (`opt.step()`) and every Python decision on a computed value
 (`if loss.item() > 1:`). `autodiff.planner` turns that into a `Plan` of numpy kernels
-(forward, backward with the engine's rules, update), `autodiff.plan.preallocate` gives
-each kernel a buffer made once, and the plan is compiled to a Python function. Before
+(forward, backward with the engine's rules, update), `autodiff.plan.prune` drops the
+pure kernels nothing reads (the loss of a step that does not return it, once a fused
+rule gives its gradient), `autodiff.plan.preallocate` gives each kernel a buffer made
+once, and the plan is compiled to a Python function. Before
 it is used, it is replayed once on the state from before the call and compared with the
 eager run, so a plan that does not reproduce the step is never used. Later calls with
 the same signature run the generated function: no Tensors, no graph.
@@ -68,7 +70,7 @@ import numpy as np
 
 from autodiff import fuse, trace
 from autodiff.lower import Unsupported
-from autodiff.plan import GuardFailed, Plan, build, preallocate, source
+from autodiff.plan import GuardFailed, Plan, build, preallocate, prune, source
 from autodiff.planner import Ambiguous, make_plan
 from autodiff.tensor import Tensor
 
@@ -182,6 +184,7 @@ class Compiled:
                 recorder,
                 result,
             )
+            prune(plan)
             preallocate(plan)
             fuse.flat_updates(plan)
             run = build(plan)

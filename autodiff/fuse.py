@@ -114,7 +114,13 @@ def sigmoid_bce(planner: Any, root: Any, g: Value) -> tuple[Any, Value] | None:
     n = max(int(np.prod(s.shape)), 1)
     scale = p.call("np.divide", g, n, name="scale", shape=g.shape)
     d = p.call("np.subtract", s, t, name="a_minus_y", shape=s.shape, elementwise=True)
-    inside = p.call("_inside", s, lo, hi, name="inside", dtype=np.bool_)
+    # Where the clip passed p through, clip(p) == p: one comparison gives the clip's
+    # gradient mask (NaN compares unequal, as it falls outside [lo, hi]).
+    clipped = planner.values.get(id(chain["clipped"]))
+    if clipped is not None and clipped.shape == s.shape:
+        inside = p.call("np.equal", s, clipped, name="inside", dtype=np.bool_)
+    else:
+        inside = p.call("_inside", s, lo, hi, name="inside", dtype=np.bool_)
     d = p.call("np.multiply", d, inside, name="a_minus_y_in", elementwise=True)
     z = chain["z"]
     dz = p.call("np.multiply", d, scale, name="d_" + planner.values[id(z)].name, shape=s.shape)
@@ -153,7 +159,8 @@ def _match_bce(nodes: dict[int, Any], root: Any) -> dict[str, Any] | None:
     inner = [neg.parents[0], mean.parents[0], *add.parents, log_p_t, log_q_t,
              log_q.parents[0], log_p.parents[0], clip.parents[0]]  # fmt: skip
     return {"s": clip.parents[0], "z": sig.parents[0], "t": t, "one_minus_t": one_minus_t,
-            "lo": clip.attrs["lo"], "hi": clip.attrs["hi"], "inner": inner}  # fmt: skip
+            "lo": clip.attrs["lo"], "hi": clip.attrs["hi"], "inner": inner,
+            "clipped": log_p.parents[0]}  # fmt: skip
 
 
 def _split(nodes: dict[int, Any], mul: Any) -> tuple[Any, Any]:

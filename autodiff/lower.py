@@ -220,8 +220,9 @@ def _sigmoid_grad(p: Plan, g: Value, out: Value, x: Value) -> Value:
 
 
 def _relu_grad(p: Plan, g: Value, out: Value, x: Value) -> Value:
-    """g * (x > 0)"""
-    mask = p.call("np.greater", x, 0, name="active", dtype=np.bool_, elementwise=True)
+    """g * (x > 0), read from the output: max(x, 0) > 0 exactly where x > 0 (NaN and -0.0
+    included), so x dies at the forward and relu can write over it, as by hand."""
+    mask = p.call("np.greater", out, 0, name="active", dtype=np.bool_, elementwise=True)
     return p.call("np.multiply", g, mask, name="d_" + x.name, dtype=g.dtype, elementwise=True)
 
 
@@ -341,6 +342,28 @@ def _unreduced(p: Plan, g: Value, x: Value, attrs: dict[str, Any]) -> Value:
     kept = _kept(x.shape, attrs["axis"])
     return p.expr("{0}.reshape({1})", g, kept, name=g.name + "_kept", shape=kept, dtype=g.dtype,
                   view_of=g)  # fmt: skip
+
+
+def _extremum(reduce: str) -> Any:
+    """max/min over an axis as the ufunc's reduce into a buffer (np.max minus its wrapper);
+    the gradient keeps the primitive's own rule."""
+
+    class Extremum:
+        @staticmethod
+        def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
+            name = _name(out, reduce.split(".")[1])
+            return p.call(reduce, ins[0], name=name, shape=out.shape, axis=attrs["axis"],
+                          keepdims=attrs["keepdims"])  # fmt: skip
+
+        @staticmethod
+        def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> None:
+            return None
+
+    return Extremum
+
+
+lowering(ops.MAX)(_extremum("np.maximum.reduce"))
+lowering(ops.MIN)(_extremum("np.minimum.reduce"))
 
 
 @lowering(ops.SUM)

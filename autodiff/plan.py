@@ -262,9 +262,7 @@ def source(plan: Plan) -> str:
     for g in plan.guards:
         guards.setdefault(g.after, []).append(g)
     used_after = _last_uses(plan)
-    lines += [
-        f"    {v.name} = {v.name}_tensor._data" for v in lives if used_after.get(id(v), -1) >= 0
-    ]
+    lines += [f"    {v.name} = {v.name}_tensor._data" for v in _read_before_rebinding(plan, lives)]
     for i, k in enumerate(plan.kernels):
         if k.section != section:
             section = k.section
@@ -320,6 +318,17 @@ def _last_uses(plan: Plan) -> dict[int, int]:
     return last
 
 
+def _read_before_rebinding(plan: Plan, lives: list[Value]) -> list[Value]:
+    """The live values a kernel (or guard) reads before the first call that rebinds them
+    (`opt.zero_grad()` usually comes first: then every parameter is read after it)."""
+    first = next((i for i, k in enumerate(plan.kernels) if k.rebinds), len(plan.kernels))
+    wanted: set[int] = set()
+    for k in plan.kernels[: first + 1]:
+        wanted.update(id(v.root()) for v in k.values())
+    wanted.update(id(g.value.root()) for g in plan.guards if g.after <= first)
+    return [v for v in lives if id(v) in wanted]
+
+
 def _live_values(plan: Plan) -> list[Value]:
     seen: dict[int, Value] = {}
     for k in plan.kernels:
@@ -346,6 +355,48 @@ def build(plan: Plan) -> Callable[..., Any]:
     code = compile(source(plan), f"<compiled {plan.name}>", "exec")
     exec(code, env)
     return env[plan.name]
+
+
+# ---- dead kernels ----
+
+PURE_HELPERS = frozenset({"_clip", "_inside", "_relu", "_filled", "_sum_to"})
+
+
+def _pure(k: Kernel) -> bool:
+    """A kernel whose only effect is its result: numpy calls, views, the pure helpers
+    (never a fresh draw, an optimizer call or a `.grad` statement)."""
+    if k.effect or k.out is None or k.form == "stmt":
+        return False
+    if k.form == "expr":
+        return k.fn.startswith(("{0}.", "np."))
+    return k.fn.startswith("np.") or k.fn in PURE_HELPERS
+
+
+def prune(plan: Plan) -> int:
+    """Drop the pure kernels whose results nothing reads (a loss the step does not
+    return, when its gradient comes from a fused rule); returns how many.
+
+    What leaves the plan (returned, handed to `.grad`, read by a guard or a statement)
+    is read, and so is everything it is computed from.
+    """
+    read = _escaping(plan) | {id(g.value.root()) for g in plan.guards}
+    read |= {id(g.value) for g in plan.guards}
+    dead: list[int] = []
+    for i in range(len(plan.kernels) - 1, -1, -1):
+        k = plan.kernels[i]
+        if _pure(k) and id(k.out) not in read and id(k.out.root()) not in read:
+            dead.append(i)
+            continue
+        for v in k.values():
+            read.add(id(v))
+            read.add(id(v.root()))
+    for i in dead:  # from the last: earlier indices stay valid
+        k = plan.kernels.pop(i)
+        plan.producers.pop(id(k.out), None)
+        for g in plan.guards:
+            if g.after > i:
+                g.after -= 1
+    return len(dead)
 
 
 # ---- buffers ----
@@ -424,19 +475,21 @@ def _release_handed(plan: Plan) -> None:
     """The arrays handed to `.grad` are written again by the next call: if a tensor still
     holds one (no zero_grad in between), it gets a copy first."""
     first = next(i for i, k in enumerate(plan.kernels) if k.section == "backward")
-    pairs = ", ".join(f"({h}, {{{i}}})" for i, (h, _) in enumerate(plan.handed))
-    release = Kernel(
-        f"_release({pairs})",
-        tuple(v for _, v in plan.handed),
-        None,
-        "stmt",
-        section="backward",
-        comment="keep last call's .grad arrays intact",
-    )
-    plan.kernels.insert(first, release)
+    releases = [
+        Kernel(
+            f"if {h}.grad is {{0}}: {h}.grad = {{0}}.copy()",
+            (v,),
+            None,
+            "stmt",
+            section="backward",
+            comment="keep last call's .grad array intact",
+        )
+        for h, v in plan.handed
+    ]
+    plan.kernels[first:first] = releases
     for g in plan.guards:
         if g.after > first:
-            g.after += 1
+            g.after += len(releases)
 
 
 def _escaping(plan: Plan) -> set[int]:

@@ -42,8 +42,6 @@ class Planner:
     ) -> None:
         self.plan = Plan(name)
         self.plan.env.update(lower.HELPERS)
-        self.plan.env["_accumulate"] = _accumulate
-        self.plan.env["_release"] = _release
         self.plan.env["_tensor"] = _tensor
         self.plan.env["_onehot"] = _onehot
         self.plan.env["_inside"] = _inside
@@ -301,10 +299,10 @@ class Planner:
             handed.add(id(gv))
             pairs.append((self._holder(t), gv))
         p.handed.extend(pairs)
-        if pairs:  # one call for all: each tensor's .grad += its gradient
-            text = ", ".join(f"({h}, {{{i}}})" for i, (h, _) in enumerate(pairs))
-            p.stmt(f"_accumulate({text})", *[gv for _, gv in pairs],
-                   comment="each tensor's .grad += its gradient")  # fmt: skip
+        for h, gv in pairs:  # written out: a loop in a helper costs more than the lines
+            p.stmt(f"{h}.grad = {{0}} if {h}.grad is None else {h}.grad + {{0}}", gv,
+                   comment=f"{h.removesuffix('_tensor')}.grad += its gradient")  # fmt: skip
+        if pairs:
             self.effects.append("backward")
 
     def _holder(self, t: Tensor) -> str:
@@ -411,22 +409,6 @@ def _onehot(labels: np.ndarray, classes: int, dtype: Any, out: np.ndarray | None
         out[...] = 0
     out[np.arange(labels.size), labels] = 1
     return out
-
-
-def _accumulate(*pairs: tuple[Tensor, np.ndarray]) -> None:
-    """t.grad += g for each pair, as the eager backward does (a fresh sum; `g` itself
-    when `t.grad` is None)."""
-    for t, g in pairs:
-        if t.grad is None:
-            t.grad = g
-        else:
-            t.grad = t.grad + g
-
-
-def _release(*pairs: tuple[Tensor, np.ndarray]) -> None:
-    for t, buffer in pairs:
-        if t.grad is buffer:
-            t.grad = buffer.copy()
 
 
 def _tensor(a: np.ndarray) -> Tensor:

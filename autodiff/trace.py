@@ -94,6 +94,7 @@ class Recorder:
     guards: list[Guard] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # why the run cannot be replayed
     keep: list[Any] = field(default_factory=list)  # keeps recorded arrays alive (stable ids)
+    computed: set[int] = field(default_factory=set)  # ids of the tensors the ops made
 
     def guard(self, guard: Guard) -> None:
         self.guards.append(guard)
@@ -220,6 +221,7 @@ def op(prim: Any, parents: tuple[Any, ...], attrs: dict[str, Any] | None, out: A
     rec = STATE.recorder
     if rec is not None:
         rec.events.append(OpEvent(prim, tuple(parents), dict(attrs or {}), out))
+        rec.computed.add(id(out))  # the event keeps `out` alive: its id stays its own
 
 
 def write(prim: Any, tensor: Any) -> None:
@@ -266,8 +268,10 @@ def read(tensor: Any, how: str) -> Any:
     comparisons become guards; None to let the engine return the plain value.
     """
     rec = STATE.recorder
-    if rec is None or not getattr(tensor, "op", ""):
-        return None  # leaves (parameters, inputs) are not data-dependent decisions
+    # Leaves (parameters, inputs) are not data-dependent decisions. A value computed
+    # under no_grad has no `op` but was recorded all the same (a loss's range check).
+    if rec is None or (not getattr(tensor, "op", "") and id(tensor) not in rec.computed):
+        return None
     data = tensor._data
     if how in ("item", "float"):
         return TracedFloat(float(data), tensor)

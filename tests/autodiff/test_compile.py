@@ -129,6 +129,94 @@ def test_fused_and_unfused_plans_equal_eager(fuse, monkeypatch):
         assert ("sigmoid + BCE fused" in step.source) == (fuse and loss == "bce")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fuse", [True, False])
+def test_saturated_sigmoid_bce_equals_eager(fuse, dtype, monkeypatch):
+    """Where p is clipped (0 or 1 in floating point) the fused rule's mask gives 0 too."""
+    from autodiff import planner
+
+    monkeypatch.setattr(planner, "FUSE", fuse)
+    w, twin = (Tensor(np.array([[30.0], [-30.0]], dtype), requires_grad=True) for _ in range(2))
+
+    def make(w):
+        def step(x, y):
+            w.zero_grad()
+            loss = nn.binary_cross_entropy((x @ w).sigmoid(), y)
+            loss.backward()
+            return loss
+
+        return step
+
+    compiled, eager = ad.compile(make(w)), make(twin)
+    rng = np.random.default_rng(0)
+    for _ in range(4):  # about half of the rows saturate, in both directions
+        x = (rng.normal(size=(16, 2)) * 2).astype(dtype)
+        y = (rng.random((16, 1)) > 0.5).astype(dtype)
+        assert_same(compiled(x, y).data, eager(x, y).data, dtype, "loss")
+        assert_same(w.grad, twin.grad, dtype, "w.grad")
+    assert compiled.recordings == 1
+    assert ("sigmoid + BCE fused" in compiled.source) == fuse
+
+
+def test_max_and_min_reductions_equal_eager():
+    w, twin = (Tensor(np.array([[1.0, 2.0, 2.0], [0.5, -1.0, 3.0]]), requires_grad=True)
+               for _ in range(2))  # fmt: skip
+
+    def make(w):
+        def step(x):
+            w.zero_grad()
+            z = w * x
+            loss = z.max(axis=1, keepdims=True).sum() + z.min() * 2.0 + z.max(axis=0).sum()
+            loss.backward()
+            return loss
+
+        return step
+
+    compiled, eager = ad.compile(make(w)), make(twin)
+    for i in range(4):  # ties among the maxima on the first and last calls
+        x = np.ones((2, 3)) if i in (0, 3) else np.random.default_rng(i).normal(size=(2, 3))
+        assert float(compiled(x).data) == float(eager(x).data)
+        np.testing.assert_array_equal(w.grad, twin.grad)
+    assert "np.maximum.reduce" in compiled.source and "np.minimum.reduce" in compiled.source
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+@pytest.mark.parametrize("loss", ["bce", "ce"])
+def test_a_step_that_returns_nothing_drops_its_unread_kernels_only(loss, fuse, monkeypatch):
+    """The loss value is not returned: with the fused rule nothing reads it, so its kernels
+    go; the dropout draws, the update and every gradient stay as eager."""
+    from autodiff import planner
+
+    monkeypatch.setattr(planner, "FUSE", fuse)
+    output = "sigmoid" if loss == "bce" else None
+    loss_fn = nn.binary_cross_entropy if loss == "bce" else nn.cross_entropy
+    sizes = [3, 8, 8, 1 if loss == "bce" else 3]
+    (m1, o1), (m2, o2) = twins(sizes, "relu", output, np.float64, "adam", dropout=0.25)
+
+    def make(model, opt):
+        def step(X, y):
+            opt.zero_grad()
+            loss_fn(model(X), y).backward()
+            opt.step()
+
+        return step
+
+    compiled, eager = ad.compile(make(m1, o1)), make(m2, o2)
+    for i in range(5):
+        X, y = data(16, 3, 1, "bce", np.float64, seed=i)
+        y = y if loss == "bce" else np.random.default_rng(i).integers(0, 3, 16)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert compiled(X, y) is None
+        eager(X, y)
+        assert_models_equal(m1, m2, o1, o2, np.float64)
+    assert compiled.recordings == 1
+    if fuse:  # the fused rules read no value of the loss itself
+        assert "np.add.reduce(t_3" not in compiled.source
+        assert "np.negative(mean" not in compiled.source
+    assert "_draw" in compiled.source
+
+
 @pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
 def test_the_update_runs_on_flat_arrays(opt_name):
     (m1, o1), (m2, o2) = twins([3, 5, 2], "tanh", None, np.float64, opt_name)
@@ -257,6 +345,42 @@ def test_data_dependent_branch_takes_both_sides():
     assert "> 1" in compiled.source
 
 
+def test_a_decision_on_a_value_computed_under_no_grad_is_guarded():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+
+    @ad.compile
+    def step(x):
+        w.zero_grad()
+        out = w * x
+        with ad.no_grad():
+            if out.max().item() > 1:  # a range check, as binary_cross_entropy's
+                raise ValueError("out of range")
+        loss = out.sum()
+        loss.backward()
+        return loss
+
+    for x in [0.1, 0.2, 0.3]:
+        step(np.array([x, 0.5 * x]))
+    assert "> 1" in step.source
+    with pytest.raises(ValueError, match="out of range"):
+        step(np.array([0.9, 0.8]))
+
+
+def test_the_bce_range_check_holds_on_every_replay():
+    model = nn.MLP([2, 4, 1], activation="relu", seed=0)  # no sigmoid: outputs may leave [0, 1]
+    opt = nn.optim.SGD(model.parameters(), lr=0.0)
+    step = ad.compile(make_step(model, opt, nn.binary_cross_entropy))
+    X = np.random.default_rng(0).normal(size=(8, 2)) * 1e-3
+    y = (np.arange(8) % 2).reshape(8, 1).astype(float)
+    model.layers[-1].b.data[...] = 0.5
+    for _ in range(3):
+        step(X, y)
+    assert step.recordings == 1 and "> 1" in step.source
+    model.layers[-1].b.data[...] = 5.0
+    with pytest.raises(ValueError, match="probabilities must lie in"):
+        step(X, y)
+
+
 def test_check_catches_a_broken_plan(monkeypatch):
     run_lockstep([2, 4, 1], "tanh", None, "mse", "sgd", np.float64, steps=2, check=True)
 
@@ -372,7 +496,10 @@ def test_source_reads_as_backprop_written_out():
     forward, rest = text.split("# backward")
     backward, update = rest.split("# update")
     assert "np.matmul(X, layers_0_W_T" in forward
-    assert "d_layers_0_W" in backward and "(layers_0_W_tensor, d_layers_0_W)" in backward
+    # read once, after opt.zero_grad() (which may rebind them), not also before it
+    assert text.count("layers_0_W = layers_0_W_tensor._data") == 1
+    assert forward.index("sgd.zero_grad()") < forward.index("layers_0_W = layers_0_W_tensor")
+    assert "layers_0_W_tensor.grad = d_layers_0_W if layers_0_W_tensor.grad is None" in backward
     assert "sgd.step()" in update
     with pytest.raises(RuntimeError, match="not been called"):
         _ = ad.compile(lambda: None).source
