@@ -107,11 +107,14 @@ def compiled_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> S
     model, opt, loss_fn = _nn_model(layers, size)
 
     @ad.compile
-    def step() -> None:
+    def step() -> Any:
+        # Returns its loss, as a training step does and as the numpy step computes it:
+        # a step that returned nothing would let the plan drop the loss's forward.
         opt.zero_grad()
         loss = loss_fn(model(X), y)
         loss.backward()
         opt.step()
+        return loss
 
     @ad.compile
     def loss_and_grads() -> Any:
