@@ -31,16 +31,13 @@ import autodiff as ad
 from autodiff import Tensor, numpy_api
 from autodiff import strategies as ads
 from nn import reference as ref
+from tests.autodiff.test_ops import values, where_args  # the op table's own strategies
 
 MAX_SIDE = 3
 SEEDS = st.integers(0, 2**32 - 1)
 
 
 # ---- domains ----
-
-
-def values(lo: float = -2.0, hi: float = 2.0) -> st.SearchStrategy[float]:
-    return ads.floats(lo, hi)
 
 
 def away_from(points: list[float], margin: float = 0.1) -> st.SearchStrategy[float]:
@@ -151,15 +148,6 @@ def join_args(draw: Any, new_axis: bool):
         a = axis % len(shape)
         shapes = [shape[:a] + (draw(st.integers(0, MAX_SIDE)),) + shape[a + 1 :] for _ in range(k)]
     return [draw(ads.arrays(s)) for s in shapes], {"axis": axis}
-
-
-@st.composite
-def where_args(draw: Any):
-    shapes = draw(
-        hnp.mutually_broadcastable_shapes(num_shapes=3, max_dims=3, min_side=0, max_side=MAX_SIDE)
-    ).input_shapes
-    cond = draw(hnp.arrays(bool, shapes[0]))
-    return [draw(ads.arrays(shapes[1])), draw(ads.arrays(shapes[2]))], {"cond": cond}
 
 
 @st.composite
