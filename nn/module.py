@@ -296,62 +296,51 @@ def _key_problems(expected: list[str], keys: list[str]) -> list[str]:
 _printing: set[int] = set()  # ids of the modules whose repr is being built
 
 
-def _walk_children(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
-    """The Modules inside an attribute's value, not looking inside the Modules found."""
-    if isinstance(value, Module):
-        if id(value) not in seen:
-            seen.add(id(value))
-            yield path, value
+def _found(value: Any, path: str, kind: type) -> Iterator[tuple[str, Any]]:
+    """(dotted path, item) for every `kind` inside an attribute's value.
+
+    Looks into lists, tuples and dicts (index or key joins the path), not into the
+    items found: the one walk behind modules, children and parameters.
+    """
+    if isinstance(value, kind):
+        yield path, value
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            if isinstance(item, (Module, list, tuple, dict)):
-                yield from _walk_children(item, f"{path}.{i}", seen)
+            yield from _found(item, f"{path}.{i}", kind)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(item, (Module, list, tuple, dict)):
-                yield from _walk_children(item, f"{path}.{key}", seen)
+            yield from _found(item, f"{path}.{key}", kind)
+
+
+def _walk_children(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+    """The Modules inside an attribute's value, each once, not looking inside them."""
+    for where, module in _found(value, path, Module):
+        if id(module) not in seen:
+            seen.add(id(module))
+            yield where, module
 
 
 def _walk_modules(module: Module, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
+    """`module` and every Module below it, each once, with dotted paths."""
     if id(module) in seen:
         return
     seen.add(id(module))
     yield path, module
     prefix = path + "." if path else ""
     for key, value in vars(module).items():
-        yield from _walk_containers(value, prefix + key, seen)
+        for where, child in _found(value, prefix + key, Module):
+            yield from _walk_modules(child, where, seen)
 
 
 _COMPILE_MODULES: weakref.WeakKeyDictionary[Module, list[Module]] = weakref.WeakKeyDictionary()
 
 
-def _walk_containers(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Module]]:
-    if isinstance(value, Module):
-        yield from _walk_modules(value, path, seen)
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            if isinstance(item, (Module, list, tuple, dict)):
-                yield from _walk_containers(item, f"{path}.{i}", seen)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, (Module, list, tuple, dict)):
-                yield from _walk_containers(item, f"{path}.{key}", seen)
-
-
 def _walk_tensors(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Tensor]]:
     """Tensors requiring grad inside `value`, stopping at Modules (walked on their own)."""
-    if isinstance(value, Tensor):
-        if value.requires_grad and id(value) not in seen:
-            seen.add(id(value))
-            yield path, value
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            if isinstance(item, (Tensor, list, tuple, dict)):
-                yield from _walk_tensors(item, f"{path}.{i}", seen)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, (Tensor, list, tuple, dict)):
-                yield from _walk_tensors(item, f"{path}.{key}", seen)
+    for where, t in _found(value, path, Tensor):
+        if t.requires_grad and id(t) not in seen:
+            seen.add(id(t))
+            yield where, t
 
 
 # ---- activations by name ----
