@@ -135,11 +135,13 @@ class Compiled:
         key, flat = _signature(args, kwargs, objects)
         if self._captured:  # arrays of the closure and globals: inputs, like arguments
             arrays = [get() for _, get in self._captured]
-            if not all(isinstance(a, np.ndarray) for a in arrays):
-                self._captured = _captured_arrays(self.fn)  # a name now holds something else
-                return self(*args, **kwargs)
-            key += tuple([(id(a), a.shape, a.dtype.str) for a in arrays])
+            for a in arrays:
+                if not isinstance(a, np.ndarray):  # the name now holds something else
+                    self._captured = _captured_arrays(self.fn)
+                    return self(*args, **kwargs)
+                key.append((id(a), a.shape, a.dtype))
             flat += arrays
+        key = tuple(key)
         entry = self.entries.get(key)
         if entry is None:
             entry = self.entries[key] = Entry()
@@ -187,6 +189,7 @@ class Compiled:
             prune(plan)
             preallocate(plan)
             fuse.flat_updates(plan)
+            fuse.typed_constants(plan)
             run = build(plan)
         except Ambiguous as why:
             entry.retries += 1
@@ -272,10 +275,10 @@ def _is_array(x: Any) -> bool:
 def _arg_key(x: Any, flat: list[np.ndarray]) -> Any:
     if isinstance(x, Tensor):
         flat.append(x._data)
-        return ("T", x._data.shape, x._data.dtype.str, x.requires_grad)
+        return ("T", x._data.shape, x._data.dtype, x.requires_grad)
     if isinstance(x, np.ndarray):
         flat.append(x)
-        return ("A", x.shape, x.dtype.str)
+        return ("A", x.shape, x.dtype)
     if x is None or isinstance(x, (bool, int, float, str, np.generic)):
         return (type(x).__name__, x)
     key = getattr(x, "__compile_key__", None)
@@ -284,17 +287,18 @@ def _arg_key(x: Any, flat: list[np.ndarray]) -> Any:
     return ("id", id(x))
 
 
-def _signature(args: tuple, kwargs: dict, objects: list) -> tuple[Any, list[np.ndarray]]:
+def _signature(args: tuple, kwargs: dict, objects: list) -> tuple[list[Any], list[np.ndarray]]:
+    """The parts of a call's signature (a list, to extend), and its arrays in order."""
     flat: list[np.ndarray] = []
     key = [_arg_key(a, flat) for a in args]
-    key += [(k, _arg_key(v, flat)) for k, v in sorted(kwargs.items())]
-    key += [
-        (o._data.shape, o._data.dtype.str, o.requires_grad)
-        if isinstance(o, Tensor)
-        else o.__compile_key__()
-        for o in objects
-    ]
-    return tuple(key), flat
+    if kwargs:
+        key += [(k, _arg_key(v, flat)) for k, v in sorted(kwargs.items())]
+    for o in objects:
+        if isinstance(o, Tensor):
+            key.append((o._data.shape, o._data.dtype, o.requires_grad))
+        else:
+            key.append(o.__compile_key__())
+    return key, flat
 
 
 def _parameter_names(fn: Callable[..., Any]) -> list[str]:

@@ -8,6 +8,7 @@ unfused plans with eager as the oracle, to 1e-12 relative in float64).
 - one flat buffer for the parameters' gradients (and, through the optimizer's
   `__compile_update__`, for the parameters and its state), so an optimizer step is a
   few vectorised kernels over all parameters instead of a loop over them.
+- Python numbers in elementwise kernels as 0-d arrays of the kernel's dtype, made once.
 """
 
 from __future__ import annotations
@@ -80,6 +81,70 @@ def _counted(update: Any, params: list[Any]) -> Any:
             p._version += 1
 
     return step
+
+
+# ---- numbers as typed constants ----
+
+
+def typed_constants(plan: Plan) -> int:
+    """Give the ufunc kernels' Python-number operands as 0-d arrays of the array operands'
+    dtype, made once; returns how many operands changed.
+
+    Each call would otherwise convert the number again (about 0.3 us of a 1 us kernel on
+    a small array). The result is the same: numpy converts a Python number to the dtype
+    of the array beside it (NEP 50), which is what the 0-d array already holds. Only
+    floating kernels whose array operands share one dtype change, and only for numbers
+    that dtype holds finitely; axis arguments of reductions are never touched.
+    """
+    made: dict[tuple[Any, str], Value] = {}
+    changed = 0
+    for k in plan.kernels:
+        if k.form != "call" or not isinstance(plan.env.get(k.fn) or _ufunc(k.fn), np.ufunc):
+            continue
+        dtypes = {np.dtype(v.dtype) for v in k.values()}
+        if len(dtypes) != 1 or (dtype := dtypes.pop()).kind != "f":
+            continue
+        args = list(k.args)
+        for i, a in enumerate(args):
+            c = _held(a, dtype)
+            if c is None:
+                continue
+            key = (a, dtype.str)
+            if key not in made:
+                made[key] = plan.const(_constant_name(a), np.asarray(c))
+            args[i] = made[key]
+            changed += 1
+        k.args = tuple(args)
+    if made:
+        listed = ", ".join(f"{v.name} = {plan.env[v.name].item()!r}" for v in made.values())
+        plan.header.append(f"numbers as 0-d arrays, made once: {listed}")
+    return changed
+
+
+def _held(a: Any, dtype: np.dtype) -> Any:
+    """`a` as a scalar of `dtype` when `a` is a Python number the dtype holds finitely."""
+    if type(a) not in (int, float):
+        return None
+    try:
+        with np.errstate(over="ignore"):
+            c = dtype.type(a)
+    except OverflowError:
+        return None
+    return c if np.isfinite(c) else None
+
+
+def _ufunc(fn: str) -> Any:
+    """The numpy ufunc a kernel's function names (`np.add`), else None."""
+    if not fn.startswith("np.") or fn.count(".") != 1:
+        return None
+    return getattr(np, fn[3:], None)
+
+
+def _constant_name(c: float) -> str:
+    named = {0: "zero", 1: "one", 2: "two"}
+    if c in named:
+        return named[c]
+    return "c_" + repr(c).replace("e-", "e_minus_").replace("-", "minus_")
 
 
 # ---- sigmoid + binary cross-entropy ----

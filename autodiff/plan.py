@@ -107,6 +107,7 @@ class Plan:
         self.updates: list[tuple[str, Any]] = []  # (name, optimizer) of fused updates
         self.fold = True  # compute calls on constants while planning
         self.handed: list[tuple[str, Value]] = []  # (tensor's name, value given to its .grad)
+        self.header: list[str] = []  # comments written at the top of the source
         self._names: dict[str, int] = {}
         self._used: set[str] = set()
 
@@ -256,6 +257,7 @@ def _line(k: Kernel) -> str:
 def source(plan: Plan) -> str:
     """The plan as the source of a Python function, one line per kernel."""
     lines = [f"def {plan.name}({', '.join(a.name for a in plan.args)}):"]
+    lines += [f"    # {note}" for note in plan.header]
     lives = _live_values(plan)
     section = None
     guards = {}

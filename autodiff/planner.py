@@ -19,7 +19,7 @@ import numpy as np
 from autodiff import fuse, lower, trace
 from autodiff.lower import Unsupported
 from autodiff.plan import GuardCheck, Name, Plan, Value, wrap
-from autodiff.tensor import Tensor
+from autodiff.tensor import Tensor, leaf
 
 
 class Ambiguous(Unsupported):
@@ -412,4 +412,4 @@ def _onehot(labels: np.ndarray, classes: int, dtype: Any, out: np.ndarray | None
 
 
 def _tensor(a: np.ndarray) -> Tensor:
-    return Tensor(a.copy())
+    return leaf(a.copy())  # the plan's own dtype and shape: nothing to check

@@ -625,3 +625,49 @@ def test_a_scalar_network_with_shared_activations_equals_eager():
             compiled(), eager()
     for a, b in zip(*params):
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numbers_become_typed_constants_with_the_same_results(dtype):
+    """Python numbers in ufunc kernels become 0-d arrays of the kernel's dtype, made once:
+    bit for bit the numbers numpy gives for the Python number (NEP 50)."""
+    from autodiff import fuse
+
+    p = Plan("f")
+    x = p.arg("x", (4, 3), dtype)
+    a = p.call("np.multiply", x, 1e-12, name="a", elementwise=True)  # rounds in float32
+    b = p.call("np.subtract", 1, a, name="b", elementwise=True)
+    c = p.call("np.maximum", b, 0, name="c", elementwise=True)
+    d = p.call("np.add.reduce", c, 0, name="d", shape=(3,))  # 0 is an axis: left alone
+    e = p.call("np.divide", d, 1e300, name="e", elementwise=True)  # float32 cannot hold it
+    p.returns = (c, d, e)
+    rng = np.random.default_rng(0)
+    x_value = rng.normal(size=(4, 3)).astype(dtype) * 1e12
+    with np.errstate(over="ignore"):
+        plain = build(p)(x_value)
+        assert fuse.typed_constants(p) == (4 if dtype == np.float64 else 3)
+        text = source(p)
+        typed = build(p)(x_value)
+    assert "np.subtract(one, a)" in text and "np.maximum(b, zero)" in text
+    assert "np.add.reduce(c, 0)" in text
+    assert ("np.divide(d, 1e+300)" in text) == (dtype == np.float32)
+    assert "# numbers as 0-d arrays, made once: c_1e_minus_12 = " in text
+    assert p.env["one"].dtype == dtype and p.env["one"].shape == ()
+    for got, want in zip(typed, plain):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_integer_and_mixed_kernels_keep_their_numbers():
+    from autodiff import fuse
+
+    p = Plan("f")
+    i = p.arg("i", (3,), np.int64)
+    x = p.arg("x", (3,), np.float64)
+    a = p.call("np.multiply", i, 2, name="a", elementwise=True)  # integer: stays 2
+    b = p.call("np.add", i, 0.5, name="b", dtype=np.float64)  # int array, float number
+    c = p.call("np.multiply", x, i, name="c")  # no number
+    p.returns = (a, b, c)
+    assert fuse.typed_constants(p) == 0
+    got = build(p)(np.arange(3), np.ones(3))
+    np.testing.assert_array_equal(got[1], np.arange(3) + 0.5)
