@@ -275,6 +275,20 @@ def _transposed(p: Plan, v: Value) -> Value:
     return p.expr("{0}.T", v, name=v.name + "_T", shape=v.shape[::-1], dtype=v.dtype, view_of=v)
 
 
+def _product(p: Plan, a: Value, b: Value, name: str) -> Value:
+    """The matrix product a @ b of two 2-d values.
+
+    Over an inner dimension of 1 (a (n, 1) column times a (1, m) row, as the gradient of
+    a one-unit layer is) each entry is a single product: the broadcast multiply gives the
+    same numbers without the matrix-product machinery (about 8 us against 1 us at
+    (128, 1) x (1, 64)).
+    """
+    shape = (a.shape[0], b.shape[1])
+    if a.shape[1] == 1:
+        return p.call("np.multiply", a, b, name=name, shape=shape)
+    return p.call("np.matmul", a, b, name=name, shape=shape)
+
+
 @lowering(ops.LINEAR)
 class _Linear:
     @staticmethod
@@ -284,8 +298,7 @@ class _Linear:
             return None
         layer = W.name[:-2] + "_" if W.name.endswith("_W") else ""
         name = _name(out, layer + "z")
-        xw = p.call("np.matmul", x, _transposed(p, W), shape=(x.shape[0], W.shape[0]),
-                    name=layer + "xW" if len(ins) == 3 else name)  # fmt: skip
+        xw = _product(p, x, _transposed(p, W), layer + "xW" if len(ins) == 3 else name)
         if len(ins) == 2:
             return xw
         return p.call("np.add", xw, ins[2], name=name, elementwise=True)
@@ -295,10 +308,9 @@ class _Linear:
         x, W = ins[0], ins[1]
         grads: list[Any] = [None] * len(ins)
         if need[0]:
-            grads[0] = p.call("np.matmul", g, W, name="d_" + x.name, shape=x.shape)
+            grads[0] = _product(p, g, W, "d_" + x.name)
         if need[1]:
-            grads[1] = p.call("np.matmul", _transposed(p, g), x, name="d_" + W.name,
-                              shape=W.shape)  # fmt: skip
+            grads[1] = _product(p, _transposed(p, g), x, "d_" + W.name)
         if len(ins) == 3 and need[2]:  # the sum over the batch (keepdims, then the shape)
             grads[2] = p.call("np.add.reduce", g, 0, name="d_" + ins[2].name,
                               shape=ins[2].shape)  # fmt: skip
@@ -312,17 +324,15 @@ class _Matmul:
         a, b = ins
         if len(a.shape) != 2 or len(b.shape) != 2:
             return None
-        return p.call("np.matmul", a, b, name=_name(out, "mm"), shape=(a.shape[0], b.shape[1]))
+        return _product(p, a, b, _name(out, "mm"))
 
     @staticmethod
     def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
         a, b = ins
         return [
-            p.call("np.matmul", g, _transposed(p, b), name="d_" + a.name, shape=a.shape)
-            if need[0] else None,
-            p.call("np.matmul", _transposed(p, a), g, name="d_" + b.name, shape=b.shape)
-            if need[1] else None,
-        ]  # fmt: skip
+            _product(p, g, _transposed(p, b), "d_" + a.name) if need[0] else None,
+            _product(p, _transposed(p, a), g, "d_" + b.name) if need[1] else None,
+        ]
 
 
 # ---- reductions ----

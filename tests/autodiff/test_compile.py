@@ -629,8 +629,9 @@ def test_a_scalar_network_with_shared_activations_equals_eager():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_numbers_become_typed_constants_with_the_same_results(dtype):
-    """Python numbers in ufunc kernels become 0-d arrays of the kernel's dtype, made once:
-    bit for bit the numbers numpy gives for the Python number (NEP 50)."""
+    """Python numbers in ufunc kernels become arrays of the kernel's dtype, made once (0-d,
+    or filled out for maximum and minimum): bit for bit the numbers numpy gives for the
+    Python number (NEP 50)."""
     from autodiff import fuse
 
     p = Plan("f")
@@ -648,11 +649,12 @@ def test_numbers_become_typed_constants_with_the_same_results(dtype):
         assert fuse.typed_constants(p) == (4 if dtype == np.float64 else 3)
         text = source(p)
         typed = build(p)(x_value)
-    assert "np.subtract(one, a)" in text and "np.maximum(b, zero)" in text
+    assert "np.subtract(one, a)" in text and "np.maximum(b, zero_4x3)" in text
     assert "np.add.reduce(c, 0)" in text
     assert ("np.divide(d, 1e+300)" in text) == (dtype == np.float32)
-    assert "# numbers as 0-d arrays, made once: c_1e_minus_12 = " in text
+    assert "# numbers as arrays, made once: c_1e_minus_12 = " in text
     assert p.env["one"].dtype == dtype and p.env["one"].shape == ()
+    assert p.env["zero_4x3"].shape == (4, 3) and not p.env["zero_4x3"].flags.writeable
     for got, want in zip(typed, plain):
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
