@@ -309,13 +309,16 @@ def _parameter_names(fn: Callable[..., Any]) -> list[str]:
 
 
 def _reachable(fn: Callable[..., Any]) -> list[Any]:
-    """Protocol objects in `fn`'s closure, the globals it names and its `self`."""
+    """Protocol objects in `fn`'s closure, its default arguments, the globals it names and
+    its `self`."""
     found: list[Any] = []
     candidates: list[Any] = []
     target = getattr(fn, "__func__", fn)
     if hasattr(fn, "__self__"):
         candidates.append(fn.__self__)
     if isinstance(target, types.FunctionType):
+        candidates += target.__defaults__ or ()  # `def step(x, model=model)`
+        candidates += (target.__kwdefaults__ or {}).values()
         for cell in target.__closure__ or ():
             try:
                 candidates.append(cell.cell_contents)

@@ -380,7 +380,9 @@ lowering(ops.MIN)(_extremum("np.minimum.reduce"))
 class _Sum:
     @staticmethod
     def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
-        return p.call("np.sum", ins[0], name=_name(out, "total"), shape=out.shape,
+        # np.sum of floats is the add ufunc's reduce, minus its Python wrapper
+        fn = "np.add.reduce" if np.dtype(ins[0].dtype).kind == "f" else "np.sum"
+        return p.call(fn, ins[0], name=_name(out, "total"), shape=out.shape,
                       axis=attrs["axis"], keepdims=attrs["keepdims"])  # fmt: skip
 
     @staticmethod

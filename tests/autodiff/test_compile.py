@@ -501,6 +501,9 @@ def test_source_reads_as_backprop_written_out():
     assert forward.index("sgd.zero_grad()") < forward.index("layers_0_W = layers_0_W_tensor")
     assert "layers_0_W_tensor.grad = d_layers_0_W if layers_0_W_tensor.grad is None" in backward
     assert "sgd.step()" in update
+    # relu against a whole array of zeros; a one-unit layer's product as a multiply
+    assert "np.maximum(layers_0_z, zero_32x16, out=layers_0_a)" in forward
+    assert "np.multiply(d_sum, layers_2_W, out=d_layers_1_a)" in backward
     with pytest.raises(RuntimeError, match="not been called"):
         _ = ad.compile(lambda: None).source
 
@@ -673,3 +676,55 @@ def test_integer_and_mixed_kernels_keep_their_numbers():
     assert fuse.typed_constants(p) == 0
     got = build(p)(np.arange(3), np.ones(3))
     np.testing.assert_array_equal(got[1], np.arange(3) + 0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_products_over_an_inner_dimension_of_one_equal_eager_exactly(dtype):
+    rng = np.random.default_rng(3)
+    values = [rng.normal(size=shape).astype(dtype) for shape in ((5, 1), (1, 4), (3, 1))]
+    x = rng.normal(size=(5, 4)).astype(dtype)
+    results = []
+    for compiled in (True, False):
+        a, b, w = (Tensor(v, requires_grad=True) for v in values)
+
+        def step(x, a=a, b=b, w=w):  # (5,1)x(1,4) and (5,1)x(1,3): inner dimension 1
+            out = ((a @ b) * x).sum() + ad.linear(a, w).sum()
+            out.backward()  # gradients accumulate over the calls
+            return out
+
+        run = ad.compile(step) if compiled else step
+        outs = [run(x).data for _ in range(3)]
+        if compiled:
+            assert "np.multiply(p, p_1, out=mm)" in run.source  # a @ b
+            assert "np.multiply(p, p_2_T, out=z)" in run.source  # linear(a, w)
+        results.append(outs + [t.grad for t in (a, b, w)])
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_objects_given_as_default_arguments_are_state_of_the_step():
+    """`def step(X, y, model=model, opt=opt)`: the model and optimizer are found, so the
+    checked replay restores them and the signature follows their modes."""
+    X, y = data(16, 3, 1, "bce", np.float64)
+    (m1, o1), (m2, o2) = twins([3, 8, 1], "tanh", "sigmoid", np.float64, "momentum")
+    w1, w2 = (Tensor(np.ones((16, 1)), requires_grad=True) for _ in range(2))
+
+    def make(model, opt, w):
+        def step(X, y, model=model, opt=opt, *, w=w):
+            opt.zero_grad()
+            loss = nn.binary_cross_entropy(model(X), y) + (w * w).sum()
+            loss.backward()  # w.grad accumulates: no optimizer clears it
+            opt.step()
+            return loss
+
+        return step
+
+    compiled, eager = ad.compile(make(m1, o1, w1)), make(m2, o2, w2)
+    for _ in range(4):
+        assert_same(compiled(X, y).data, eager(X, y).data, np.float64)
+    assert_models_equal(m1, m2, o1, o2, np.float64)
+    np.testing.assert_array_equal(w1.grad, w2.grad)
+    m1.eval()
+    m2.eval()
+    assert_same(compiled(X, y).data, eager(X, y).data, np.float64)
+    assert compiled.recordings == 2  # eval mode is another signature
