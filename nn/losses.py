@@ -47,7 +47,7 @@ def binary_cross_entropy(probs: Any, targets: Any, eps: float = 1e-12) -> Tensor
 
     Probabilities outside [0, 1] raise `ValueError` naming the range seen: they are
     almost always logits passed by mistake, which the clip would turn into a tiny loss
-    with no gradient.
+    with no gradient. (The output of a sigmoid is in range by construction: not checked.)
 
     >>> float(binary_cross_entropy(Tensor([[0.5]]), [1.0]).data)  # log 2
     0.6931471805599453
@@ -75,10 +75,11 @@ def _check_probabilities(probs: Any) -> None:
     """ValueError for values outside [0, 1] (NaN passes: it shows as a NaN loss).
 
     A Tensor's range is read with engine ops and `.item()`, so that inside `ad.compile`
-    the check is recorded as a guard on two numbers, checked on every replay.
+    the check is recorded as a guard on two numbers, checked on every replay. A sigmoid's
+    output is not read: it lies in [0, 1] by construction (and is never logits).
     """
     if isinstance(probs, Tensor):
-        if probs.size == 0:
+        if probs.size == 0 or probs.op == "sigmoid":
             return
         with ad.no_grad():
             lo, hi = probs.min().item(), probs.max().item()

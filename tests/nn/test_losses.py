@@ -166,3 +166,29 @@ def test_l2_penalty_counts_weights_not_biases():
     np.testing.assert_allclose(g1.data, 0.7 / 10 * W1)
     np.testing.assert_allclose(g2.data, 0.7 / 10 * W2)
     assert not gb.data.any()
+
+
+def test_bce_does_not_read_the_range_of_a_sigmoid_output():
+    """A sigmoid's output lies in [0, 1] by construction: no range read, so a compiled
+    step carries no guard for it; anything else is still checked."""
+    import autodiff as ad
+
+    z = Tensor([[3.0], [-2.0]], requires_grad=True)
+    assert np.isfinite(nn.binary_cross_entropy(z.sigmoid(), [1.0, 0.0]).item())
+    model = nn.MLP([2, 3, 1], output="sigmoid", seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(4, 2)), (rng.random((4, 1)) < 0.5).astype(float)
+
+    @ad.compile
+    def step():
+        opt.zero_grad()
+        loss = nn.binary_cross_entropy(model(X), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    step()
+    assert "_guard" not in step.source and "minimum.reduce" not in step.source
+    with pytest.raises(ValueError, match="probabilities must lie in"):
+        nn.binary_cross_entropy(z * 1.0, [1.0, 0.0])  # z is not a sigmoid's output
