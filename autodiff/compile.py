@@ -541,7 +541,8 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     if a.dtype.kind != "f":
         return bool(np.array_equal(a, b))
     rtol = 1e-5 if a.dtype == np.float32 else 1e-12
-    scale = float(np.max(np.abs(b), initial=0.0))
+    # the scale of the finite values: an inf would make every difference look small
+    scale = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
     return bool(np.allclose(a, b, rtol=rtol, atol=rtol * scale, equal_nan=True))
 
 

@@ -412,6 +412,32 @@ class _Mean:
         return [p.call("_filled", d, x.shape, name="d_" + x.name, shape=x.shape)]
 
 
+@lowering(ops.LOG_SOFTMAX)
+class _LogSoftmax:
+    @staticmethod
+    def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value | None:
+        """The engine's formula, kernel by kernel: shifted = x - max(x) (0 where the max is
+        not finite), then shifted - log(sum(exp(shifted)))."""
+        x, axis = ins[0], attrs["axis"]
+        if x.shape[axis] == 0:  # log(0) over an empty axis: the primitive's own forward
+            return None
+        kept = _kept(x.shape, axis)
+        peak = p.call("np.maximum.reduce", x, name="row_max", shape=kept, axis=axis,
+                      keepdims=True, initial=-np.inf)  # fmt: skip
+        peak = p.call("_finite_or_zero", peak, name="shift", elementwise=True)
+        shifted = p.call("np.subtract", x, peak, name="shifted", shape=x.shape)
+        e = p.call("np.exp", shifted, name="exp_shifted", elementwise=True)
+        total = p.call("np.add.reduce", e, name="row_total", shape=kept, axis=axis,
+                       keepdims=True)  # fmt: skip
+        logs = p.call("_log_quietly", total, name="log_total", elementwise=True)
+        return p.call("np.subtract", shifted, logs, name=_name(out, "log_softmax"),
+                      shape=x.shape)  # fmt: skip
+
+    @staticmethod
+    def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> None:
+        return None  # the primitive's rule (the cross-entropy rewrite skips it)
+
+
 @lowering(ops.BROADCAST_TO)
 class _BroadcastTo:
     @staticmethod
@@ -431,6 +457,21 @@ class _BroadcastTo:
 
 def _relu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.maximum(x, 0, out=out)
+
+
+def _log_quietly(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """np.log, silent about log(0) = -inf (a row of -inf logits), as the engine is."""
+    with np.errstate(divide="ignore"):
+        return np.log(x, out=out)
+
+
+def _finite_or_zero(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """`x` where it is finite, else 0 (the engine's `np.where(np.isfinite(x), x, 0)`)."""
+    result = np.where(np.isfinite(x), x, 0)
+    if out is None:
+        return result
+    np.copyto(out, result)
+    return out
 
 
 def _filled(g: Any, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
@@ -454,4 +495,5 @@ def _sum_to(g: np.ndarray, shape: tuple[int, ...], out: np.ndarray | None = None
 
 
 _clip = getattr(getattr(np, "_core", np.core).umath, "clip", np.clip)
-HELPERS = {"_relu": _relu, "_filled": _filled, "_sum_to": _sum_to, "_clip": _clip}
+HELPERS = {"_relu": _relu, "_filled": _filled, "_sum_to": _sum_to, "_clip": _clip,
+           "_finite_or_zero": _finite_or_zero, "_log_quietly": _log_quietly}  # fmt: skip

@@ -361,7 +361,9 @@ def build(plan: Plan) -> Callable[..., Any]:
 
 # ---- dead kernels ----
 
-PURE_HELPERS = frozenset({"_clip", "_inside", "_relu", "_filled", "_sum_to"})
+PURE_HELPERS = frozenset(
+    {"_clip", "_inside", "_relu", "_filled", "_sum_to", "_finite_or_zero", "_log_quietly"}
+)
 
 
 def _pure(k: Kernel) -> bool:
