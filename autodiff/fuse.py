@@ -13,6 +13,7 @@ unfused plans with eager as the oracle, to 1e-12 relative in float64).
 
 from __future__ import annotations
 
+import textwrap
 import weakref
 from typing import Any
 
@@ -125,7 +126,9 @@ def typed_constants(plan: Plan) -> int:
         k.args = tuple(args)
     if made:
         listed = ", ".join(f"{v.name} = {plan.env[v.name].flat[0].item()!r}" for v in made.values())
-        plan.header.append(f"numbers as arrays, made once: {listed}")
+        plan.header += textwrap.wrap(
+            f"numbers as arrays, made once: {listed}", 88, subsequent_indent="  "
+        )
     return changed
 
 
