@@ -397,11 +397,12 @@ def test_broken_plan_without_check_runs_eagerly_with_a_warning(monkeypatch):
     (m1, o1), (m2, o2) = twins([2, 4, 1], "tanh", None, np.float64, "sgd")
     compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
     X, y = data(8, 2, 1, "mse", np.float64)
+    compiled(X, y)  # recorded
     with pytest.warns(RuntimeWarning, match="did not reproduce"):
-        compiled(X, y)
+        compiled(X, y)  # the first replay runs beside the eager step and differs
     compiled(X, y)
-    make_step(m2, o2, nn.mse_loss)(X, y)
-    make_step(m2, o2, nn.mse_loss)(X, y)
+    for _ in range(3):
+        make_step(m2, o2, nn.mse_loss)(X, y)
     assert_models_equal(m1, m2, o1, o2, np.float64)
 
 
@@ -461,6 +462,66 @@ def test_a_grad_reset_by_assignment_is_caught_by_the_first_replay():
     compiled(np.array([1.0, 5.0]))
     eager(np.array([1.0, 5.0]))
     np.testing.assert_array_equal(w.grad, twin.grad)
+
+
+def _branchy(w):
+    def step(x):
+        w.zero_grad()
+        loss = (w * x).sum()
+        loss = loss.tanh() if loss.item() > 1 else loss * 2.0
+        loss.backward()
+        return loss
+
+    return step
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_a_path_first_met_at_a_checked_call_replays_beside_eager_before_use(check, monkeypatch):
+    # The second path (tanh) is recorded by the call that was to check the first path;
+    # its plan, with a broken tanh rule, must be caught by its own first replay.
+    monkeypatch.setitem(lower.VJP, ops.TANH, lambda p, g, out, ins, attrs, need: [g])
+    w, twin = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
+    compiled, eager = ad.compile(check=check)(_branchy(w)), _branchy(twin)
+    xs = [0.1, 1.0, 2.0, 3.0, 0.2]  # paths: multiply, tanh, tanh, tanh, multiply
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i, x in enumerate(xs):
+            if check and i == 2:
+                with pytest.raises(RuntimeError, match=r"tensor0\.grad differs"):
+                    compiled(np.array([x, 0.5 * x]))
+                return
+            a, b = compiled(np.array([x, 0.5 * x])), eager(np.array([x, 0.5 * x]))
+            assert float(a.data) == float(b.data)
+            np.testing.assert_array_equal(w.grad, twin.grad)
+            assert compiled.recordings == min(i + 1, 2)
+    assert [str(c.message) for c in caught if "did not reproduce" in str(c.message)]
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_a_replay_leaving_the_path_eager_took_is_caught(check, monkeypatch):
+    from autodiff import planner
+    from autodiff.plan import GuardCheck
+
+    def inverted(after, value, test, outcome, describe):  # a guard lowered wrongly
+        return GuardCheck(after, value, lambda a: not test(a), outcome, describe)
+
+    monkeypatch.setattr(planner, "GuardCheck", inverted)
+    w, twin = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
+    compiled, eager = ad.compile(check=check)(_branchy(w)), _branchy(twin)
+    compiled(np.array([2.0, 1.0]))
+    eager(np.array([2.0, 1.0]))
+    if check:
+        with pytest.raises(RuntimeError, match="left the recorded path.*> 1"):
+            compiled(np.array([3.0, 1.5]))
+        return
+    with pytest.warns(RuntimeWarning, match="left the recorded path"):
+        compiled(np.array([3.0, 1.5]))
+    eager(np.array([3.0, 1.5]))
+    for x in (3.0, 0.5):  # eager from now on
+        a, b = compiled(np.array([x, 0.5 * x])), eager(np.array([x, 0.5 * x]))
+        assert float(a.data) == float(b.data)
+        np.testing.assert_array_equal(w.grad, twin.grad)
+    assert compiled.recordings == 1
 
 
 def test_returned_tensors_are_not_overwritten_by_later_calls():
