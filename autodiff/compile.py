@@ -253,7 +253,7 @@ class Compiled:
             entry.variants.remove(variant)
             entry.variants.insert(0, variant)
             return result
-        after = _snapshot(state)
+        after = _snapshot(state, lend=False)
         _restore(state, before)
         try:
             replayed = _with_draws(variant.run, recorder, flat)
@@ -428,12 +428,21 @@ def _known_names(objects: list[Any]) -> dict[int, str]:
     return names
 
 
-def _snapshot(state: dict[str, Any]) -> dict[str, Any]:
+def _snapshot(state: dict[str, Any], lend: bool = True) -> dict[str, Any]:
+    """A copy of the state, to `_restore` once.
+
+    A tensor's `.grad` array is kept itself rather than copied (it is a new array after
+    every backward, not written in place): with `lend` (the state before a run) the tensor
+    goes on with a copy of it; without (the state after a run, about to be restored over)
+    the tensor will be given another array by `_restore`, so one copy serves.
+    """
     snap: dict[str, Any] = {}
     for name, thing in state.items():
         if isinstance(thing, Tensor):
             g = thing.grad
-            snap[name] = (thing._data.copy(), None if g is None else np.array(g, copy=True))
+            if lend and g is not None:
+                thing.grad = np.array(g, copy=True)
+            snap[name] = (thing._data.copy(), g)
         elif isinstance(thing, np.ndarray):
             snap[name] = thing.copy()
         elif isinstance(thing, np.random.Generator):
@@ -447,6 +456,7 @@ def _snapshot(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _restore(state: dict[str, Any], snap: dict[str, Any]) -> None:
+    """Put the state back as `snap` holds it; the snapshot's `.grad` arrays are handed over."""
     for name, thing in state.items():
         saved = snap[name]
         if isinstance(thing, Tensor):
@@ -454,8 +464,8 @@ def _restore(state: dict[str, Any], snap: dict[str, Any]) -> None:
             if thing._data.flags.writeable and thing._data.shape == data.shape:
                 np.copyto(thing._data, data)
             else:
-                thing._data = data.copy()
-            thing.grad = None if g is None else g.copy()
+                thing._data = data
+            thing.grad = g
         elif isinstance(thing, np.ndarray):
             np.copyto(thing, saved)
         elif isinstance(thing, np.random.Generator):
