@@ -600,7 +600,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
         return False
     if a.dtype.kind != "f":
         return bool(np.array_equal(a, b))
-    if not a.size:
+    if not a.size or (a == b).all():  # often bit for bit: one pass, no temporaries kept
         return True
     rtol = 1e-5 if a.dtype == np.float32 else 1e-12
     scale = max(float(b.max()), -float(b.min()))  # max|b| without an |b| temporary

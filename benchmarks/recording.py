@@ -4,8 +4,8 @@ The first call of a compiled step records it (an eager run, traced, planned and 
 the next `FIRST_REPLAYS_CHECKED` calls run eagerly and beside a replay compared with
 them. Those first calls are timed against as many eager calls of the same step; their
 difference is the cost of compiling, shown in milliseconds and in eager steps (divided
-by the time of one eager step measured in the same round). Every round compiles the
-step anew with a fresh `ad.compile`: nothing of an earlier round is reused.
+by the time of one eager step measured in the same round, just before). Every round
+compiles the step anew with a fresh `ad.compile`: nothing of an earlier round is reused.
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ def make_step(config: Config) -> Callable[[], Any]:
 
 
 def _timed(clock: Callable[[], float], fn: Callable[[], Any], calls: int) -> float:
-    gc.collect()
     t0 = clock()
     for _ in range(calls):
         fn()
@@ -89,6 +88,10 @@ def measure_one(config: Config, rounds: int | None = None, clock: str = "cpu") -
     checked = FIRST_REPLAYS_CHECKED
     rows: dict[str, list[float]] = {"eager": [], "record": [], "checked": [], "extra": []}
     for r in range(-1, rounds or config.rounds):  # round -1 warms up, untimed
+        # A full collection makes the next step slower (free lists and arenas emptied):
+        # one untimed step after it, so that neither system is timed just after one.
+        gc.collect()
+        step()
         eager = _timed(tick, step, EAGER_CALLS) / EAGER_CALLS
         compiled = ad.compile(step)
         record = _timed(tick, compiled, 1)
