@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autodiff as ad
 import nn
@@ -686,3 +689,28 @@ def test_a_scalar_network_with_shared_activations_equals_eager():
             compiled(), eager()
     for a, b in zip(*params):
         np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12)
+
+
+_SPECIAL = [0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, np.inf, -np.inf, np.nan]
+# (a wanted value, how the replay's value differs from it: relatively and absolutely
+# by d, or None for a special value instead)
+_PAIRS = st.lists(
+    st.tuples(st.floats(width=32), st.sampled_from([0.0, 1e-13, -1e-13, 1e-6, 1e-3, None])),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([np.float64, np.float32]), _PAIRS)
+def test_the_replay_comparison_is_the_api_tolerance(dtype, pairs):
+    close = importlib.import_module("autodiff.compile")._close
+    with np.errstate(all="ignore"):
+        want = np.array([w for w, _ in pairs], dtype=dtype)
+        got = np.array([w * (1 + d) + d if d is not None else _SPECIAL[i % len(_SPECIAL)]
+                        for i, (w, d) in enumerate(pairs)], dtype=dtype)  # fmt: skip
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        scale = float(np.max(np.abs(want), initial=0.0))
+        expected = bool(np.allclose(got, want, rtol=rtol, atol=rtol * scale, equal_nan=True))
+        assert close(got, want) == expected
+        assert close(want, want)
+        assert not close(got.astype(np.float16), want)  # dtypes differ
