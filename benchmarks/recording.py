@@ -39,11 +39,13 @@ class Config:
         return f"[{','.join(map(str, self.layers))}] b{self.batch} {self.loss} {self.optimizer}"
 
 
+# The target is judged on the small network (where an eager step is cheapest, so
+# recording weighs most); the larger one is shown for information.
 CONFIGS = (
     Config((2, 16, 16, 1), 32, "bce", "SGD", rounds=40),
     Config((2, 16, 16, 1), 32, "bce", "Adam", rounds=40),
-    Config((784, 128, 64, 10), 64, "ce", "SGD", rounds=15),
-    Config((784, 128, 64, 10), 64, "ce", "Adam", rounds=15),
+    Config((784, 128, 64, 10), 64, "ce", "SGD", rounds=15, judged=False),
+    Config((784, 128, 64, 10), 64, "ce", "Adam", rounds=15, judged=False),
 )
 
 
@@ -138,5 +140,11 @@ def evaluate(runs: list[dict[str, Any]] | None) -> list[Target]:
     if runs is None:
         return [Target(f"recording cost {c.name} <= {LIMIT:g} eager steps", "not measured",
                        "SKIP") for c in CONFIGS]  # fmt: skip
-    return [_judge(f"recording cost {r['name']} <= {LIMIT:g} eager steps", r["extra_steps"],
-                   LIMIT) for r in runs]  # fmt: skip
+    targets = []
+    for r in runs:
+        t = _judge(f"recording cost {r['name']} <= {LIMIT:g} eager steps", r["extra_steps"],
+                   LIMIT)  # fmt: skip
+        if not r["judged"]:
+            t.verdict = "INFO"
+        targets.append(t)
+    return targets

@@ -190,8 +190,9 @@ def test_recording_cost_is_measured_and_reported():
     config = recording.Config((3, 5, 1), 4, "bce", "Adam", rounds=1)
     run = recording.measure_one(config, rounds=1)
     assert run["calls"] >= 2 and run["eager_ms"] > 0 and run["record_ms"] > 0
-    verdicts = recording.evaluate([run])
+    verdicts = recording.evaluate([run, {**run, "judged": False}])
     assert verdicts[0].verdict in ("PASS", "FAIL") and "3,5,1" in verdicts[0].name
+    assert verdicts[1].verdict == "INFO"
     assert {t.verdict for t in recording.evaluate(None)} == {"SKIP"}
     text = report.render([("python", "test")], [], None, None, verdicts, [], [run])
     assert "## Recording cost" in text and "[3,5,1] b4 bce Adam" in text
