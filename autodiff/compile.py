@@ -235,9 +235,10 @@ class Compiled:
     ) -> Any:
         """Run eagerly, then the replay from the same state; raise if they differ.
 
-        The replay checked is that of the variant whose recorded decisions (guard
-        outcomes) the eager run took; when none has checks left, the eager run took a
-        path not recorded yet and is recorded as a new variant.
+        The replay checked is that of a variant whose recorded decisions (guard
+        outcomes) the eager run took. When no variant decided alike, the run took a path
+        not recorded yet and is recorded as a new variant; when only one already checked
+        did, that one is tried first from now on (and the unchecked one keeps its check).
         """
         everything = objects + _protocol_objects(list(args) + list(kwargs.values()))
         state = _state(everything, args, kwargs)
