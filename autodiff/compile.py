@@ -21,10 +21,10 @@ stateful object's methods (`opt.step()`) and every Python decision on a computed
 (forward, backward with the engine's rules, update), `autodiff.plan.prune` drops the
 pure kernels nothing reads (the loss of a step that does not return it, once a fused
 rule gives its gradient), `autodiff.plan.preallocate` gives each kernel a buffer made
-once, and the plan is compiled to a Python function. Before
-it is used, it is replayed once on the state from before the call and compared with the
-eager run, so a plan that does not reproduce the step is never used. Later calls with
-the same signature run the generated function: no Tensors, no graph.
+once, and the plan is compiled to a Python function. Before it is used, its first
+replay (the next call on the same path) runs beside the eager step, from the same state,
+and is compared with it, so a plan that does not reproduce the step is never used. Later
+calls with the same signature run the generated function: no Tensors, no graph.
 
 The signature is the shapes and dtypes of array and Tensor arguments, the values of
 number, string and None arguments, and the `__compile_key__()` of every object the
@@ -75,8 +75,13 @@ from autodiff.planner import Ambiguous, make_plan
 from autodiff.tensor import Tensor
 
 CHECKED_REPLAYS = 3  # replays that check=True runs beside eager
-# Without check=True the first replay still runs beside eager: the recorded call alone
-# cannot show effects that only the next call reveals (a `.grad` reset by assignment).
+# Without check=True the first replay still runs beside eager. That one check is the
+# stronger of the two a plan could get: a replay of the recorded call itself, on the
+# recorded state and values, would cost as much (a replay, copies of the state, a
+# comparison) and could not show effects that only the next call reveals (a `.grad`
+# reset by assignment) nor a value the plan took for a constant. So the recorded call
+# only records; the next call on its path (the guard outcomes eager takes) checks it,
+# and a call that takes a path not recorded yet is recorded instead.
 FIRST_REPLAYS_CHECKED = 1
 MAX_VARIANTS = 8  # recorded paths (guard outcomes) kept per signature
 MAX_RETRIES = 8  # ambiguous recordings (uniform batches) before running eagerly for good
@@ -171,11 +176,27 @@ class Compiled:
 
     def _record(self, entry: Entry, args: tuple, kwargs: dict, flat: list, objects: list) -> Any:
         everything = objects + _protocol_objects(list(args) + list(kwargs.values()))
-        state = _state(everything, args, kwargs)
-        before = _snapshot(state)
         recorder = trace.Recorder()
         with trace.recording(recorder), _Intercepted(everything, recorder):
             result = self.fn(*args, **kwargs)
+        self._adopt(entry, recorder, result, args, kwargs, flat, everything)
+        return result
+
+    def _adopt(
+        self,
+        entry: Entry,
+        recorder: trace.Recorder,
+        result: Any,
+        args: tuple,
+        kwargs: dict,
+        flat: list,
+        everything: list,
+    ) -> None:
+        """Plan and build what `recorder` saw; a new variant, to be checked before use.
+
+        The plan is not replayed here: its first replay (the next call on this path)
+        runs beside the eager step and is compared with it (see `FIRST_REPLAYS_CHECKED`).
+        """
         self.recordings += 1
         try:
             plan = make_plan(
@@ -195,64 +216,64 @@ class Compiled:
             entry.retries += 1
             if entry.retries > MAX_RETRIES:
                 self._eager(entry, f"{why}")
-            return result  # the next call records again, on other values
+            return  # the next call records again, on other values
         except Unsupported as why:
             self._eager(entry, f"{why}")
-            return result
-        after = _snapshot(state)
-        _restore(state, before)
-        try:
-            replayed = _with_draws(run, recorder, flat)
-            problem = _difference(_snapshot(state), after, replayed, result)
-        except GuardFailed:
-            problem = "a guard failed on the recorded values"
-        _restore(state, after)
-        if problem is not None:
-            if self.check:
-                raise RuntimeError(
-                    f"ad.compile(check=True): the replay differs from eager: {problem}"
-                )
-            self._eager(entry, f"its plan did not reproduce the eager step ({problem})")
-            return result
+            return
         self._last = plan
         checks = CHECKED_REPLAYS if self.check else FIRST_REPLAYS_CHECKED
         entry.variants.insert(0, Variant(plan, run, checks))
         del entry.variants[MAX_VARIANTS:]
-        return result
 
-    def _eager(self, entry: Entry, reason: str) -> None:
+    def _eager(self, entry: Entry, reason: str, stacklevel: int = 5) -> None:
         entry.eager_reason = reason
         warnings.warn(
-            f"ad.compile: {self.__name__} runs eagerly: {reason}", RuntimeWarning, stacklevel=4
+            f"ad.compile: {self.__name__} runs eagerly: {reason}",
+            RuntimeWarning,
+            stacklevel=stacklevel,  # the caller of the compiled step
         )
 
     def _checked(
         self, entry: Entry, variant: Variant, args: tuple, kwargs: dict, flat: list, objects: list
     ) -> Any:
-        """Run eagerly, then the replay from the same state; raise if they differ."""
+        """Run eagerly, then the replay from the same state; raise if they differ.
+
+        The replay checked is that of a variant whose recorded decisions (guard
+        outcomes) the eager run took. When no variant decided alike, the run took a path
+        not recorded yet and is recorded as a new variant; when only one already checked
+        did, that one is tried first from now on (and the unchecked one keeps its check).
+        """
         everything = objects + _protocol_objects(list(args) + list(kwargs.values()))
         state = _state(everything, args, kwargs)
         before = _snapshot(state)
         recorder = trace.Recorder()
         with trace.recording(recorder), _Intercepted(everything, recorder):
             result = self.fn(*args, **kwargs)
-        after = _snapshot(state)
+        variant = _same_path(entry, variant, recorder)
+        if variant is None:  # a new path: this run is its recording
+            self._adopt(entry, recorder, result, args, kwargs, flat, everything)
+            return result
+        if not variant.checks_left:  # a checked path: tried first from now on
+            entry.variants.remove(variant)
+            entry.variants.insert(0, variant)
+            return result
+        after = _snapshot(state, lend=False)
         _restore(state, before)
         try:
             replayed = _with_draws(variant.run, recorder, flat)
-        except GuardFailed:
-            _restore(state, after)
-            variant.checks_left -= 1
-            return result
-        problem = _difference(_snapshot(state), after, replayed, result)
+            problem = _difference(_current(state), after, replayed, result)
+        except GuardFailed as why:
+            problem = _left_path(variant, why)
         _restore(state, after)
+        variant.checks_left -= 1
         if problem is not None:
             if self.check:
                 raise RuntimeError(
                     f"ad.compile(check=True): the replay differs from eager: {problem}"
                 )
-            self._eager(entry, f"its replay did not reproduce the eager step ({problem})")
-        variant.checks_left -= 1
+            self._eager(
+                entry, f"its replay did not reproduce the eager step ({problem})", stacklevel=4
+            )
         return result
 
     def _arg_names(self, args: tuple, kwargs: dict, n: int) -> list[str]:
@@ -415,22 +436,35 @@ def _known_names(objects: list[Any]) -> dict[int, str]:
     return names
 
 
-def _snapshot(state: dict[str, Any]) -> dict[str, Any]:
+def _snapshot(state: dict[str, Any], lend: bool = True) -> dict[str, Any]:
+    """A copy of the state, to `_restore` once.
+
+    A tensor's `.grad` array is kept itself rather than copied (it is a new array after
+    every backward, not written in place): with `lend` (the state before a run) the tensor
+    goes on with a copy of it; without (the state after a run, about to be restored over)
+    the tensor will be given another array by `_restore`, so one copy serves.
+    """
     snap: dict[str, Any] = {}
     for name, thing in state.items():
         if isinstance(thing, Tensor):
             g = thing.grad
-            snap[name] = (thing._data.copy(), None if g is None else np.array(g, copy=True))
+            if lend and g is not None:
+                thing.grad = np.array(g, copy=True)
+            snap[name] = (thing._data.copy(), g)
         elif isinstance(thing, np.ndarray):
             snap[name] = thing.copy()
         elif isinstance(thing, np.random.Generator):
             snap[name] = copy.deepcopy(thing.bit_generator.state)
+        elif isinstance(thing, list):  # an optimizer's state: arrays copied one by one
+            snap[name] = [x.copy() if isinstance(x, np.ndarray) else copy.deepcopy(x)
+                          for x in thing]  # fmt: skip
         else:
             snap[name] = copy.deepcopy(thing)
     return snap
 
 
 def _restore(state: dict[str, Any], snap: dict[str, Any]) -> None:
+    """Put the state back as `snap` holds it; the snapshot's `.grad` arrays are handed over."""
     for name, thing in state.items():
         saved = snap[name]
         if isinstance(thing, Tensor):
@@ -438,8 +472,8 @@ def _restore(state: dict[str, Any], snap: dict[str, Any]) -> None:
             if thing._data.flags.writeable and thing._data.shape == data.shape:
                 np.copyto(thing._data, data)
             else:
-                thing._data = data.copy()
-            thing.grad = None if g is None else g.copy()
+                thing._data = data
+            thing.grad = g
         elif isinstance(thing, np.ndarray):
             np.copyto(thing, saved)
         elif isinstance(thing, np.random.Generator):
@@ -456,6 +490,38 @@ def _restore(state: dict[str, Any], snap: dict[str, Any]) -> None:
         elif isinstance(thing, dict):
             thing.clear()
             thing.update(copy.deepcopy(saved))
+
+
+def _same_path(entry: Entry, variant: Variant, recorder: trace.Recorder) -> Variant | None:
+    """The variant that decided as the eager run did (one still to be checked first),
+    else None."""
+    decisions = [(g.describe, g.outcome) for g in recorder.guards]
+    same = [v for v in [variant] + entry.variants
+            if [(g.describe, g.outcome) for g in v.plan.guards] == decisions]  # fmt: skip
+    return next((v for v in same if v.checks_left), same[0] if same else None)
+
+
+def _left_path(variant: Variant, why: GuardFailed) -> str:
+    """Why a replay failed where the eager run decided as recorded."""
+    detail = why.args[0] if why.args else ""
+    if isinstance(detail, int) and 0 <= detail < len(variant.plan.guards):
+        detail = variant.plan.guards[detail].describe
+    return f"the replay left the recorded path where the eager run did not ({detail})"
+
+
+def _current(state: dict[str, Any]) -> dict[str, Any]:
+    """What `_snapshot` gives, without copying: to compare the state as it is now."""
+    now: dict[str, Any] = {}
+    for name, thing in state.items():
+        if isinstance(thing, Tensor):
+            now[name] = (thing._data, thing.grad)
+        elif isinstance(thing, np.random.Generator):
+            now[name] = thing.bit_generator.state
+        elif isinstance(thing, list):
+            now[name] = list(thing)
+        else:
+            now[name] = thing
+    return now
 
 
 def _with_draws(run: Callable[..., Any], recorder: trace.Recorder, flat: list) -> Any:
@@ -535,14 +601,27 @@ def _returned_difference(got: Any, want: Any, where: str) -> str | None:
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    """`a` equals `b` to the API's tolerance, elementwise: |a - b| <= atol + rtol * |b|,
+    with atol = rtol * max|b| (NaN equal to NaN)."""
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     if a.dtype.kind != "f":
         return bool(np.array_equal(a, b))
+    if not a.size or (a == b).all():  # often bit for bit: one pass, no temporaries kept
+        return True
     rtol = 1e-5 if a.dtype == np.float32 else 1e-12
-    # the scale of the finite values: an inf would make every difference look small
-    scale = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
+    scale = max(float(b.max()), -float(b.min()))  # max|b| without an |b| temporary
+    if not np.isfinite(scale):  # the scale of the finite values: an inf would hide all
+        scale = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
+    # The elementwise test holds wherever max|a - b| <= atol, which takes fewer passes
+    # over the arrays than `allclose`; anything else (a real difference, NaN, inf) is
+    # judged by `allclose` itself.
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, huge - -huge
+        d = np.subtract(a, b)
+    worst = max(float(d.max()), -float(d.min()))
+    if worst <= rtol * scale:
+        return True
     return bool(np.allclose(a, b, rtol=rtol, atol=rtol * scale, equal_nan=True))
 
 

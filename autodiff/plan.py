@@ -77,7 +77,8 @@ class Kernel:
 
     def values(self) -> list[Value]:
         found = [a for a in self.args if isinstance(a, Value)]
-        found += [a for a in self.kwargs.values() if isinstance(a, Value)]
+        if self.kwargs:
+            found += [a for a in self.kwargs.values() if isinstance(a, Value)]
         return found
 
 
@@ -116,9 +117,12 @@ class Plan:
     def fresh_name(self, hint: str) -> str:
         """A name not used yet: `hint`, else `hint_1`, `hint_2`... (never one taken by
         another value: two values with one name would share a buffer)."""
-        base = re.sub(r"\W", "_", hint) or "t"
-        if base[0].isdigit():
-            base = "t" + base
+        if hint.isidentifier():  # most hints: what the substitution would give
+            base = hint
+        else:
+            base = re.sub(r"\W", "_", hint) or "t"
+            if base[0].isdigit():
+                base = "t" + base
         n = self._names.get(base, 0)
         name = base if n == 0 else f"{base}_{n}"
         while name in self._used or name in self.env:
@@ -166,10 +170,10 @@ class Plan:
 
         A call on constants alone is computed now and becomes a constant (folding).
         """
-        first = next(a for a in args if isinstance(a, Value))
-        values = [a for a in args if isinstance(a, Value)] + [
-            v for v in kwargs.values() if isinstance(v, Value)
-        ]
+        values = [a for a in args if isinstance(a, Value)]
+        first = values[0]
+        if kwargs:
+            values += [v for v in kwargs.values() if isinstance(v, Value)]
         if self.fold and all(v.kind == "const" for v in values):
             actual = [self.env[a.name] if isinstance(a, Value) else a for a in args]
             named = {k: self.env[v.name] if isinstance(v, Value) else v for k, v in kwargs.items()}
@@ -258,13 +262,15 @@ def source(plan: Plan) -> str:
     """The plan as the source of a Python function, one line per kernel."""
     lines = [f"def {plan.name}({', '.join(a.name for a in plan.args)}):"]
     lines += [f"    # {note}" for note in plan.header]
-    lives = _live_values(plan)
+    roots = _roots(plan)
+    lives = _live_values(plan, roots)
     section = None
-    guards = {}
-    for g in plan.guards:
-        guards.setdefault(g.after, []).append(g)
-    used_after = _last_uses(plan)
-    lines += [f"    {v.name} = {v.name}_tensor._data" for v in _read_before_rebinding(plan, lives)]
+    guards: dict[int, list[tuple[int, GuardCheck]]] = {}
+    for index, g in enumerate(plan.guards):
+        guards.setdefault(g.after, []).append((index, g))
+    used_after = _last_uses(plan, roots)
+    lines += [f"    {v.name} = {v.name}_tensor._data"
+              for v in _read_before_rebinding(plan, lives, roots)]  # fmt: skip
     for i, k in enumerate(plan.kernels):
         if k.section != section:
             section = k.section
@@ -276,8 +282,7 @@ def source(plan: Plan) -> str:
         if k.rebinds:  # the call may have given a parameter a new array
             lines += [f"    {v.name} = {v.name}_tensor._data" for v in lives
                       if used_after.get(id(v), -1) > i]  # fmt: skip
-        for g in guards.get(i + 1, ()):
-            index = plan.guards.index(g)
+        for index, g in guards.get(i + 1, ()):
             lines.append(f"    if _guard_{index}({g.value.name}) != {g.outcome!r}:  # {g.describe}")
             lines.append(f"        raise _GuardFailed({index})")
     lines.append(f"    return {_returns(plan.returns)}")
@@ -310,32 +315,38 @@ def wrap(fn: str, inner: Any) -> _Wrap:
     return _Wrap(fn, inner)
 
 
-def _last_uses(plan: Plan) -> dict[int, int]:
-    last: dict[int, int] = {}
-    for i, k in enumerate(plan.kernels):
-        for v in k.values():
-            last[id(v.root())] = i
+def _roots(plan: Plan) -> list[list[Value]]:
+    """For each kernel, the root of every value it reads (one walk for the passes below)."""
+    return [[v.root() for v in k.values()] for k in plan.kernels]
+
+
+def _last_reads(roots: list[list[Value]]) -> dict[int, int]:
+    """id of a root value -> the index of the last kernel reading it."""
+    return {id(r): i for i, rs in enumerate(roots) for r in rs}
+
+
+def _last_uses(plan: Plan, roots: list[list[Value]]) -> dict[int, int]:
+    last = _last_reads(roots)
     for g in plan.guards:
         last[id(g.value.root())] = max(last.get(id(g.value.root()), -1), g.after)
     return last
 
 
-def _read_before_rebinding(plan: Plan, lives: list[Value]) -> list[Value]:
+def _read_before_rebinding(plan: Plan, lives: list[Value], roots: list[list[Value]]) -> list[Value]:
     """The live values a kernel (or guard) reads before the first call that rebinds them
     (`opt.zero_grad()` usually comes first: then every parameter is read after it)."""
     first = next((i for i, k in enumerate(plan.kernels) if k.rebinds), len(plan.kernels))
     wanted: set[int] = set()
-    for k in plan.kernels[: first + 1]:
-        wanted.update(id(v.root()) for v in k.values())
+    for rs in roots[: first + 1]:
+        wanted.update(id(r) for r in rs)
     wanted.update(id(g.value.root()) for g in plan.guards if g.after <= first)
     return [v for v in lives if id(v) in wanted]
 
 
-def _live_values(plan: Plan) -> list[Value]:
+def _live_values(plan: Plan, roots: list[list[Value]]) -> list[Value]:
     seen: dict[int, Value] = {}
-    for k in plan.kernels:
-        for v in k.values():
-            r = v.root()
+    for rs in roots:
+        for r in rs:
             if r.kind == "live":
                 seen[id(r)] = r
     for g in plan.guards:
@@ -428,10 +439,7 @@ class _Pool:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.last: dict[int, int] = {}
-        for i, k in enumerate(plan.kernels):
-            for v in k.values():
-                self.last[id(v.root())] = i
+        self.last = _last_reads(_roots(plan))
         self.pinned = _escaping(plan) | {id(g.value.root()) for g in plan.guards}
         self.free: dict[tuple[Any, ...], list[Value]] = {}
         self.owner: dict[int, Value] = {}  # value id -> its buffer
@@ -455,11 +463,11 @@ class _Pool:
         if id(out) not in self.pinned and self.last.get(id(out), -1) > i:
             buf = self._reusable(i, k, _key(out))
         if buf is None:
-            buf = Value(out.name, out.shape, out.dtype, "buffer")
+            buf = k.buffer = Value(out.name, out.shape, out.dtype, "buffer")
             self.plan.env[buf.name] = np.empty(out.shape, out.dtype)
         else:
             self.plan.env[out.name] = self.plan.env[buf.name]  # one array, two readable names
-        k.buffer = Value(out.name, out.shape, out.dtype, "buffer")
+            k.buffer = Value(out.name, out.shape, out.dtype, "buffer")
         self.owner[id(out)] = buf
         if id(out) not in self.pinned:
             self.dying[max(self.last.get(id(out), i), i)].append(out)
@@ -472,7 +480,8 @@ class _Pool:
 
 
 def _key(v: Value) -> tuple[Any, ...]:
-    return (v.shape, np.dtype(v.dtype).str)
+    d = v.dtype
+    return (v.shape, d.str if isinstance(d, np.dtype) else np.dtype(d).str)
 
 
 def _release_handed(plan: Plan) -> None:

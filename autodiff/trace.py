@@ -220,7 +220,9 @@ def op(prim: Any, parents: tuple[Any, ...], attrs: dict[str, Any] | None, out: A
     """Called by `apply` for every primitive applied, with grad mode on or off."""
     rec = STATE.recorder
     if rec is not None:
-        rec.events.append(OpEvent(prim, tuple(parents), dict(attrs or {}), out))
+        if type(parents) is not tuple:
+            parents = tuple(parents)
+        rec.events.append(OpEvent(prim, parents, dict(attrs) if attrs else {}, out))
         rec.computed.add(id(out))  # the event keeps `out` alive: its id stays its own
 
 

@@ -24,13 +24,14 @@ from benchmarks import (  # noqa: E402
     env,
     hygiene,
     mlp,
+    recording,
     report,
     scalar,
     targets,
 )
 from benchmarks.harness import Case, CaseResult, run_case  # noqa: E402
 
-GROUPS = ("mlp", "chain", "deep", "scalar", "hygiene")
+GROUPS = ("mlp", "chain", "deep", "scalar", "hygiene", "recording")
 RESULTS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 
 
@@ -122,8 +123,16 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)  # fmt: skip
 
     checks = hygiene.measure() if "hygiene" in args.groups else None
+    recorded = None
+    if "recording" in args.groups:
+        recorded = recording.measure(quick=args.quick, clock=args.clock)
+        for run in recorded:
+            print(f"compiling {run['name']}: {run['extra_ms']:.3g} ms over "
+                  f"{run['calls']} eager calls = {run['extra_steps']:.1f} eager steps",
+                  flush=True)  # fmt: skip
     verdicts = targets.evaluate(results, deep_runs, checks, args.clock)
     verdicts += compile_targets.evaluate(results)  # ad.compile's rows
+    verdicts += recording.evaluate(recorded)
     notes = [
         "Ratios are medians of per-round ratios (system time / baseline time in the same "
         "round); below 1 means faster than the baseline. Each time includes collecting the "
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.quick:
         notes.append("Quick run: few rounds and a 200,000-op deep chain; numbers are rough.")
-    text = report.render(header, results, deep_runs, checks, verdicts, notes)
+    text = report.render(header, results, deep_runs, checks, verdicts, notes, recorded)
     print()
     print(text)
     print(f"total time: {time.perf_counter() - started:.0f} s")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import recording
 from benchmarks.harness import CaseResult
 from benchmarks.targets import GIB, Target
 
@@ -84,6 +85,7 @@ def render(
     hygiene: list[dict[str, Any]] | None,
     targets: list[Target],
     notes: list[str],
+    recorded: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole report as Markdown."""
     out = ["# Benchmark results", ""]
@@ -97,6 +99,9 @@ def render(
         out += ["## Deep graph (fresh process per system)", "", *deep_table(deep), ""]
     if hygiene:
         out += ["## Graph hygiene", "", *hygiene_table(hygiene), ""]
+    if recorded:
+        out += ["## Recording cost of ad.compile (first calls against as many eager calls)",
+                "", *recording.table(recorded), ""]  # fmt: skip
     out += ["## Targets", "", *targets_table(targets), ""]
     counts = {v: sum(t.verdict == v for t in targets) for v in ("PASS", "FAIL", "SKIP", "INFO")}
     out.append(", ".join(f"{n} {v}" for v, n in counts.items()))

@@ -182,3 +182,17 @@ def test_readme_selection_examples_time_every_group_they_name():
         cases = build_cases(args, torch=False, micrograd=False)
         timed = {"mlp", "chain", "scalar"} & set(args.groups)  # the groups --match filters
         assert timed <= {c.group for c in cases}, f"{argv} measures nothing of some group"
+
+
+def test_recording_cost_is_measured_and_reported():
+    from benchmarks import recording
+
+    config = recording.Config((3, 5, 1), 4, "bce", "Adam", rounds=1)
+    run = recording.measure_one(config, rounds=1)
+    assert run["calls"] >= 2 and run["eager_ms"] > 0 and run["record_ms"] > 0
+    verdicts = recording.evaluate([run, {**run, "judged": False}])
+    assert verdicts[0].verdict in ("PASS", "FAIL") and "3,5,1" in verdicts[0].name
+    assert verdicts[1].verdict == "INFO"
+    assert {t.verdict for t in recording.evaluate(None)} == {"SKIP"}
+    text = report.render([("python", "test")], [], None, None, verdicts, [], [run])
+    assert "## Recording cost" in text and "[3,5,1] b4 bce Adam" in text

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autodiff as ad
 import nn
@@ -397,11 +400,12 @@ def test_broken_plan_without_check_runs_eagerly_with_a_warning(monkeypatch):
     (m1, o1), (m2, o2) = twins([2, 4, 1], "tanh", None, np.float64, "sgd")
     compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
     X, y = data(8, 2, 1, "mse", np.float64)
+    compiled(X, y)  # recorded
     with pytest.warns(RuntimeWarning, match="did not reproduce"):
-        compiled(X, y)
+        compiled(X, y)  # the first replay runs beside the eager step and differs
     compiled(X, y)
-    make_step(m2, o2, nn.mse_loss)(X, y)
-    make_step(m2, o2, nn.mse_loss)(X, y)
+    for _ in range(3):
+        make_step(m2, o2, nn.mse_loss)(X, y)
     assert_models_equal(m1, m2, o1, o2, np.float64)
 
 
@@ -461,6 +465,66 @@ def test_a_grad_reset_by_assignment_is_caught_by_the_first_replay():
     compiled(np.array([1.0, 5.0]))
     eager(np.array([1.0, 5.0]))
     np.testing.assert_array_equal(w.grad, twin.grad)
+
+
+def _branchy(w):
+    def step(x):
+        w.zero_grad()
+        loss = (w * x).sum()
+        loss = loss.tanh() if loss.item() > 1 else loss * 2.0
+        loss.backward()
+        return loss
+
+    return step
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_a_path_first_met_at_a_checked_call_replays_beside_eager_before_use(check, monkeypatch):
+    # The second path (tanh) is recorded by the call that was to check the first path;
+    # its plan, with a broken tanh rule, must be caught by its own first replay.
+    monkeypatch.setitem(lower.VJP, ops.TANH, lambda p, g, out, ins, attrs, need: [g])
+    w, twin = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
+    compiled, eager = ad.compile(check=check)(_branchy(w)), _branchy(twin)
+    xs = [0.1, 1.0, 2.0, 3.0, 0.2]  # paths: multiply, tanh, tanh, tanh, multiply
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i, x in enumerate(xs):
+            if check and i == 2:
+                with pytest.raises(RuntimeError, match=r"tensor0\.grad differs"):
+                    compiled(np.array([x, 0.5 * x]))
+                return
+            a, b = compiled(np.array([x, 0.5 * x])), eager(np.array([x, 0.5 * x]))
+            assert float(a.data) == float(b.data)
+            np.testing.assert_array_equal(w.grad, twin.grad)
+            assert compiled.recordings == min(i + 1, 2)
+    assert [str(c.message) for c in caught if "did not reproduce" in str(c.message)]
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_a_replay_leaving_the_path_eager_took_is_caught(check, monkeypatch):
+    from autodiff import planner
+    from autodiff.plan import GuardCheck
+
+    def inverted(after, value, test, outcome, describe):  # a guard lowered wrongly
+        return GuardCheck(after, value, lambda a: not test(a), outcome, describe)
+
+    monkeypatch.setattr(planner, "GuardCheck", inverted)
+    w, twin = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
+    compiled, eager = ad.compile(check=check)(_branchy(w)), _branchy(twin)
+    compiled(np.array([2.0, 1.0]))
+    eager(np.array([2.0, 1.0]))
+    if check:
+        with pytest.raises(RuntimeError, match="left the recorded path.*> 1"):
+            compiled(np.array([3.0, 1.5]))
+        return
+    with pytest.warns(RuntimeWarning, match="left the recorded path"):
+        compiled(np.array([3.0, 1.5]))
+    eager(np.array([3.0, 1.5]))
+    for x in (3.0, 0.5):  # eager from now on
+        a, b = compiled(np.array([x, 0.5 * x])), eager(np.array([x, 0.5 * x]))
+        assert float(a.data) == float(b.data)
+        np.testing.assert_array_equal(w.grad, twin.grad)
+    assert compiled.recordings == 1
 
 
 def test_returned_tensors_are_not_overwritten_by_later_calls():
@@ -768,3 +832,28 @@ def test_the_replay_check_sees_a_difference_beside_an_infinity():
     assert not close(np.array([np.nan, 1.0]), np.array([np.nan, 2.0]))
     assert close(np.array([np.inf, np.nan, 1.0]), np.array([np.inf, np.nan, 1.0]))
     assert not close(np.array([np.inf]), np.array([-np.inf]))
+
+
+_SPECIAL = [0.0, -0.0, 1.0, -1.0, 1e-300, 1e300, np.inf, -np.inf, np.nan]
+# (a wanted value, how the replay's value differs from it: relatively and absolutely
+# by d, or None for a special value instead)
+_PAIRS = st.lists(
+    st.tuples(st.floats(width=32), st.sampled_from([0.0, 1e-13, -1e-13, 1e-6, 1e-3, None])),
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([np.float64, np.float32]), _PAIRS)
+def test_the_replay_comparison_is_the_api_tolerance(dtype, pairs):
+    close = importlib.import_module("autodiff.compile")._close
+    with np.errstate(all="ignore"):
+        want = np.array([w for w, _ in pairs], dtype=dtype)
+        got = np.array([w * (1 + d) + d if d is not None else _SPECIAL[i % len(_SPECIAL)]
+                        for i, (w, d) in enumerate(pairs)], dtype=dtype)  # fmt: skip
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        scale = float(np.max(np.abs(want[np.isfinite(want)]), initial=0.0))  # finite ones
+        expected = bool(np.allclose(got, want, rtol=rtol, atol=rtol * scale, equal_nan=True))
+        assert close(got, want) == expected
+        assert close(want, want)
+        assert not close(got.astype(np.float16), want)  # dtypes differ
