@@ -103,11 +103,14 @@ def typed_constants(plan: Plan) -> int:
     made: dict[tuple[Any, ...], Value] = {}
     changed = 0
     for k in plan.kernels:
-        fn = plan.env.get(k.fn) or _ufunc(k.fn)
-        if k.form != "call" or not isinstance(fn, np.ufunc):
+        if k.form != "call" or not any(type(a) in (int, float) for a in k.args):
             continue
-        dtypes = {np.dtype(v.dtype) for v in k.values()}
-        if len(dtypes) != 1 or (dtype := dtypes.pop()).kind != "f":
+        fn = plan.env.get(k.fn) or _ufunc(k.fn)
+        dtypes = {v.dtype for v in k.values()}
+        if not isinstance(fn, np.ufunc) or len(dtypes) != 1:
+            continue
+        dtype = np.dtype(dtypes.pop())
+        if dtype.kind != "f":
             continue
         shape = k.out.shape if fn in (np.maximum, np.minimum) and k.out is not None else ()
         args = list(k.args)
@@ -115,7 +118,7 @@ def typed_constants(plan: Plan) -> int:
             c = _held(a, dtype)
             if c is None:
                 continue
-            key = (a, dtype.str, shape)
+            key = (c.hex(), dtype.str, shape)  # by bits: 0.0 and -0.0 are two constants
             if key not in made:
                 filled = np.full(shape, c, dtype)
                 filled.flags.writeable = False
@@ -132,16 +135,21 @@ def typed_constants(plan: Plan) -> int:
     return changed
 
 
-def _held(a: Any, dtype: np.dtype) -> Any:
-    """`a` as a scalar of `dtype` when `a` is a Python number the dtype holds finitely."""
+def _held(a: Any, dtype: np.dtype) -> float | None:
+    """`a` as a float when it is a Python number that `dtype` holds finitely."""
     if type(a) not in (int, float):
         return None
     try:
-        with np.errstate(over="ignore"):
-            c = dtype.type(a)
+        c = float(a)  # what numpy makes of a Python int beside a float array
     except OverflowError:
         return None
-    return c if np.isfinite(c) else None
+    limit = _LARGEST.get(dtype.str)
+    if limit is None:
+        limit = _LARGEST[dtype.str] = float(np.finfo(dtype).max)
+    return c if abs(c) <= limit else None  # no inf, no NaN, no overflow in the cast
+
+
+_LARGEST: dict[str, float] = {}
 
 
 def _ufunc(fn: str) -> Any:
@@ -153,7 +161,7 @@ def _ufunc(fn: str) -> Any:
 
 def _constant_name(c: float) -> str:
     named = {0: "zero", 1: "one", 2: "two"}
-    if c in named:
+    if c in named and not (c == 0 and str(c).startswith("-")):
         return named[c]
     return "c_" + repr(c).replace("e-", "e_minus_").replace("-", "minus_")
 

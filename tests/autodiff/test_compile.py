@@ -857,3 +857,19 @@ def test_the_replay_comparison_is_the_api_tolerance(dtype, pairs):
         assert close(got, want) == expected
         assert close(want, want)
         assert not close(got.astype(np.float16), want)  # dtypes differ
+
+
+def test_zero_and_minus_zero_are_two_constants():
+    from autodiff import fuse
+
+    p = Plan("f")
+    x = p.arg("x", (3,), np.float64)
+    a = p.call("np.multiply", x, 0.0, name="a", elementwise=True)
+    b = p.call("np.multiply", x, -0.0, name="b", elementwise=True)
+    p.returns = (a, b)
+    x_value = np.array([1.0, -2.0, 0.0])
+    plain = build(p)(x_value)
+    assert fuse.typed_constants(p) == 2
+    assert "np.multiply(x, zero)" in source(p) and "np.multiply(x, c_minus_0_0)" in source(p)
+    for got, want in zip(build(p)(x_value), plain):
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
