@@ -68,22 +68,8 @@ def numpy_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> Syst
 
 
 def nn_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> System:
-    import nn
-    import nn.optim
-
-    output = "sigmoid" if size.loss == "bce" else None
-    model = nn.MLP(list(size.layers), activation="relu", output=output, seed=0)
-    for layer, (W, b) in zip(model.layers, layers, strict=True):
-        layer.W.data = W.copy()
-        layer.b.data = b.copy()
-    opt = nn.optim.SGD(model.parameters(), lr=LR)
-    loss_fn = nn.binary_cross_entropy if size.loss == "bce" else nn.cross_entropy
-
-    def step() -> None:
-        opt.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        opt.step()
+    model, opt, loss_fn = _nn_model(layers, size)
+    step = training_step(model, opt, loss_fn, X, y)
 
     def grads() -> tuple[float, list[np.ndarray], list[np.ndarray]]:
         model.zero_grad()
@@ -106,15 +92,9 @@ def compiled_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> S
 
     model, opt, loss_fn = _nn_model(layers, size)
 
-    @ad.compile
-    def step() -> Any:
-        # Returns its loss, as a training step does and as the numpy step computes it:
-        # a step that returned nothing would let the plan drop the loss's forward.
-        opt.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        opt.step()
-        return loss
+    # The step returns its loss, as a training step does and as the numpy step computes
+    # it: a step that returned nothing would let the plan drop the loss's forward.
+    step = ad.compile(training_step(model, opt, loss_fn, X, y))
 
     @ad.compile
     def loss_and_grads() -> Any:
@@ -134,6 +114,19 @@ def compiled_system(layers: list, size: Size, X: np.ndarray, y: np.ndarray) -> S
 
     assert nn  # imported for the model
     return System(step, grads)
+
+
+def training_step(model: Any, opt: Any, loss_fn: Any, X: Any, y: Any) -> Callable[[], Any]:
+    """The nn training step every nn row times: forward, loss, backward, update."""
+
+    def step() -> Any:
+        opt.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
 
 
 def _nn_model(layers: list, size: Size) -> tuple[Any, Any, Any]:

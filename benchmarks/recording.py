@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.harness import CLOCKS
+from benchmarks.mlp import training_step
 from benchmarks.numpy_mlp import Loss, init_weights, make_batch
 from benchmarks.targets import Target, _judge
 
@@ -62,15 +63,7 @@ def make_step(config: Config) -> Callable[[], Any]:
     opt = getattr(nn.optim, config.optimizer)(model.parameters(), lr=LR)
     loss_fn = nn.binary_cross_entropy if config.loss == "bce" else nn.cross_entropy
     X, y = make_batch(list(config.layers), config.batch, config.loss)
-
-    def step() -> Any:
-        opt.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
+    return training_step(model, opt, loss_fn, X, y)
 
 
 def _timed(clock: Callable[[], float], fn: Callable[[], Any], calls: int) -> float:
