@@ -94,7 +94,7 @@ def _propagate(
 
     Only the rules of inputs that require grad run; the anomaly `check` sees them all.
     """
-    parents, attrs, prim = node._parents, node._attrs, node._prim
+    parents, values, prim = node._parents, node._attr_values, node._prim
     versions.check(node)  # raises if an input changed since the node was recorded
     out, xs = (node, parents) if create_graph else (node._data, [p._data for p in parents])
     input_grads = [None] * len(parents) if check else None
@@ -102,9 +102,9 @@ def _propagate(
         if not p.requires_grad:
             continue
         if prim.variadic:
-            pg = prim.vjp[0](g, out, *xs, index=i, **attrs)
+            pg = prim.vjp[0](g, out, *xs, index=i, **node._attrs)
         else:
-            pg = prim.vjp[i](g, out, *xs, **attrs)
+            pg = prim.vjp[i](g, out, *xs, *values)
         data = p._data
         if pg.shape != data.shape:
             raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient "

@@ -7,8 +7,9 @@ vector-Jacobian rule per input, `rule(g, out, *inputs, **attrs)`: given `g`, the
 gradient of the result `out`, it returns the gradient for its input, with that input's
 shape (the engine checks, and names the op if a rule is wrong). The engine calls only
 the rules of inputs that need a gradient. `attrs` are the per-call facts (axis,
-keepdims, shape, slope, a Python-number operand, an index): they are stored on the node
-as `_attrs`, so a recorded graph can be replayed and drawn; no rule captures state in a
+keepdims, shape, slope, a Python-number operand, an index), given as a dict in the
+order of the rules' parameters: the node stores their values (`_attrs` reads them by
+name), so a recorded graph can be replayed and drawn; no rule captures state in a
 closure. Ops taking any number of inputs (concatenate, stack) have one rule that also
 receives the input's `index`.
 
@@ -41,6 +42,7 @@ d(x**0)/dx = 0 (also at x = 0), and d(a**b)/db = 0 where a = 0 and b >= 0.
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import numbers
 import warnings
@@ -62,15 +64,20 @@ Rule = Callable[..., Any]
 
 
 class Primitive:
-    """One op: its public `name`, numpy `forward` and `vjp` rules (one per input)."""
+    """One op: its public `name`, numpy `forward` and `vjp` rules (one per input), and
+    `attr_names`: the rules' parameters after `g`, `out` and the inputs, in order."""
 
-    __slots__ = ("name", "forward", "vjp", "variadic", "__dict__")  # __dict__: its __doc__
+    __slots__ = ("name", "forward", "vjp", "variadic", "attr_names", "__dict__")  # __doc__
 
     def __init__(
         self, name: str, doc: str, forward: Callable[..., Any], *vjp: Rule, variadic: bool = False
     ) -> None:
         self.name, self.__doc__, self.forward, self.vjp, self.variadic = (
             name, doc, forward, vjp, variadic)  # fmt: skip
+        params = list(inspect.signature(vjp[0]).parameters.values())
+        if variadic:  # rule(g, out, *inputs, index, **attrs): `index` is the engine's
+            params = [p for p in params if p.kind is p.KEYWORD_ONLY and p.name != "index"]
+        self.attr_names = tuple(p.name for p in params[0 if variadic else 2 + len(vjp) :])
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}: {self.__doc__}>"
@@ -100,7 +107,10 @@ def apply(
         for t in inputs:
             if t.requires_grad:  # record the node
                 result.requires_grad = True
-                result._prim, result._parents, result._attrs = prim, inputs, attrs
+                result._prim, result._parents = prim, inputs
+                # The values alone (callers list them in the rules' order): a dict per
+                # node would cost as much memory as the array (a 1-key dict is ~190 bytes).
+                result._attr_values = tuple(attrs.values()) if attrs else ()
                 result._versions = versions.saved_versions(inputs)
                 result._scope = SCOPE.get()
                 break
@@ -406,18 +416,12 @@ SUM = Primitive("sum", "sum of x over axis; d/dx = 1 (g broadcast back)",
                 _sum_grad)  # fmt: skip
 MEAN = Primitive("mean", "mean of x over axis; d/dx = 1 / n for the n averaged", _mean,
                  _mean_grad)  # fmt: skip
-MAX = Primitive(
-    "max",
-    "largest x over axis; the gradient is split among tied maxima",
-    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-    _max_grad,
-)
-MIN = Primitive(
-    "min",
-    "smallest x over axis; the gradient is split among tied minima",
-    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
-    _max_grad,
-)
+MAX = Primitive("max", "largest x over axis; the gradient is split among tied maxima",
+                lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+                _max_grad)  # fmt: skip
+MIN = Primitive("min", "smallest x over axis; the gradient is split among tied minima",
+                lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+                _max_grad)  # fmt: skip
 LOGSUMEXP = Primitive("logsumexp", "log sum e**x over axis; d/dx = e**(x - out), the softmax",
                       _logsumexp, _logsumexp_grad)  # fmt: skip
 SOFTMAX = Primitive("softmax", "e**x / sum e**x; d/dx = out (g - sum(g out))",
@@ -519,12 +523,10 @@ def _binary(
     return apply(prim, (a, b), out=out)
 
 
-_ADD, _SUB, _MUL = (
-    (ADD, ADD_SCALAR, ADD_SCALAR),
-    (SUB, SUB_SCALAR, RSUB_SCALAR),
-    (MUL, MUL_SCALAR, MUL_SCALAR),
-)
-_DIV, _POW = (DIV, DIV_SCALAR, RDIV_SCALAR), (POW, POW_SCALAR, RPOW_SCALAR)
+# (the primitive, the one with a number after the tensor, the one with a number before)
+_ADD, _SUB = (ADD, ADD_SCALAR, ADD_SCALAR), (SUB, SUB_SCALAR, RSUB_SCALAR)
+_MUL, _DIV = (MUL, MUL_SCALAR, MUL_SCALAR), (DIV, DIV_SCALAR, RDIV_SCALAR)
+_POW = (POW, POW_SCALAR, RPOW_SCALAR)
 
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
