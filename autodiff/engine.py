@@ -130,13 +130,14 @@ def backward(root: Tensor, grad: Any = None, *, retain_graph: bool = False) -> N
         [root], [seed_gradient(root, grad, False)], retain_graph=retain_graph
     ).items():
         if tensor.is_leaf or tensor._retain:
-            g = g if type(g) is np.ndarray else np.asarray(g)  # rules on 0-d give numpy scalars
             if tensor.grad is not None:
                 tensor.grad = tensor.grad + g
                 continue
-            # Rules may hand one array to several inputs (add) or return views: a
-            # user-visible .grad never shares memory with another one.
-            if id(g) in handed or g.base is not None or not g.flags.writeable:
+            if type(g) is not np.ndarray:
+                g = np.asarray(g)  # rules on 0-d give numpy scalars: a fresh array
+            elif id(g) in handed or g.base is not None or not g.flags.writeable:
+                # Rules may hand one array to several inputs (add) or return views: a
+                # user-visible .grad never shares memory with another one.
                 g = g.copy()
             handed.add(id(g))
             tensor.grad = g
@@ -176,8 +177,6 @@ def grad(
     )
     results = []
     for t in ins:
-        g = found.get(t)
-        if g is None:
-            g = np.zeros_like(t._data)
+        g = found[t] if t in found else np.zeros_like(t._data)
         results.append(g if isinstance(g, Tensor) else leaf(np.asarray(g, dtype=t.dtype)))
     return tuple(results)

@@ -102,18 +102,16 @@ def apply(
     if out is not None:
         return _write(out, data, prim)
     result = _new(Tensor)
-    _init(result, data, False)
-    if GRAD_ENABLED.get():
-        for t in inputs:
-            if t.requires_grad:  # record the node
-                result.requires_grad = True
-                result._prim, result._parents = prim, inputs
-                # The values alone (callers list them in the rules' order): a dict per
-                # node would cost as much memory as the array (a 1-key dict is ~190 bytes).
-                result._attr_values = tuple(attrs.values()) if attrs else ()
-                result._versions = versions.saved_versions(inputs)
-                result._scope = SCOPE.get()
-                break
+    for t in inputs:
+        if t.requires_grad and GRAD_ENABLED.get():  # record the node
+            # The values alone (callers list them in the rules' order): a dict per node
+            # would cost as much memory as the array (a 1-key dict is ~190 bytes).
+            values = tuple(attrs.values()) if attrs else ()
+            _init(result, data, True, prim, inputs, values, versions.saved_versions(inputs),
+                  SCOPE.get())  # fmt: skip
+            break
+    else:
+        _init(result, data, False)
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
     if _trace.STATE.recorder is not None:  # ad.compile is recording

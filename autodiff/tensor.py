@@ -229,10 +229,12 @@ class Tensor:
     # fmt: on
 
 
-def _init(t: Tensor, data: np.ndarray, requires_grad: bool) -> None:
-    t._data, t.requires_grad, t.grad, t.name, t._prim = data, requires_grad, None, None, None
-    t._parents, t._attr_values, t._versions, t._scope = (), (), None, None
-    t._version, t._retain = 0, False
+def _init(t: Tensor, data: np.ndarray, requires_grad: bool, prim: Any = None, parents: tuple = (),
+          values: tuple = (), saved: Any = None, scope: Any = None) -> None:  # fmt: skip
+    """Set every slot once: a leaf's, or with `prim...scope` a node's (see `ops.apply`)."""
+    t._data, t.requires_grad, t.grad, t.name, t._version, t._retain = (
+        data, requires_grad, None, None, 0, False)  # fmt: skip
+    t._prim, t._parents, t._attr_values, t._versions, t._scope = prim, parents, values, saved, scope
 
 
 def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
