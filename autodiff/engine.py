@@ -92,11 +92,11 @@ def _propagate(
 ) -> None:
     """Add the gradients `node`'s rules give its inputs into `grads` (shape checked).
 
-    Only the rules of inputs that require grad run; the anomaly `check` sees them all.
-    """
-    parents, values, prim = node._parents, node._attr_values, node._prim
+    Only the rules of inputs that require grad run; the anomaly `check` sees them all."""
+    parents, prim = node._parents, node._prim
     versions.check(node)  # raises if an input changed since the node was recorded
     out, xs = (node, parents) if create_graph else (node._data, [p._data for p in parents])
+    args = (g, out, *xs, *node._attr_values)  # what each rule receives
     input_grads = [None] * len(parents) if check else None
     for i, p in enumerate(parents):
         if not p.requires_grad:
@@ -104,7 +104,7 @@ def _propagate(
         if prim.variadic:
             pg = prim.vjp[0](g, out, *xs, index=i, **node._attrs)
         else:
-            pg = prim.vjp[i](g, out, *xs, *values)
+            pg = prim.vjp[i](*args)
         data = p._data
         if pg.shape != data.shape:
             raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient "
