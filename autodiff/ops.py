@@ -114,7 +114,7 @@ def apply(
         _init(result, data, False)
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
-    if _trace.STATE.recorder is not None:  # ad.compile is recording
+    if _trace.RECORDING[0]:  # ad.compile records, in this thread or another
         _trace.op(prim, inputs, attrs, result)
     return result
 
@@ -466,8 +466,11 @@ STACK = Primitive("stack", "tensors joined along a new axis; each gets its slice
 # ---- the public functions: check the arguments, pick the primitive ----
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating))
+def _number(x: Any, what: str) -> Any:
+    """`x` as a Python number when it is a real number (numpy's included), else None."""
+    if type(x) is float or type(x) is int:
+        return x
+    return _real(x, what) if isinstance(x, (int, float, np.integer, np.floating)) else None
 
 
 def _real(value: Any, what: str) -> Any:
@@ -508,10 +511,10 @@ def _binary(
 ) -> Tensor:
     prim, with_number, number_first = prims
     if type(a) is not Tensor or type(b) is not Tensor:  # a number or an array to convert
-        if isinstance(a, Tensor) and _is_number(b):
-            return apply(with_number, (a,), {"scalar": _real(b, prim.name)}, out=out)
-        if isinstance(b, Tensor) and _is_number(a):
-            attrs = {"scalar": _real(a, prim.name)}
+        if isinstance(a, Tensor) and (number := _number(b, prim.name)) is not None:
+            return apply(with_number, (a,), {"scalar": number}, out=out)
+        if isinstance(b, Tensor) and (number := _number(a, prim.name)) is not None:
+            attrs = {"scalar": number}
             if number_first is not with_number:
                 attrs["left"] = True
             return apply(number_first, (b,), attrs, out=out)
