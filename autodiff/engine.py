@@ -28,22 +28,21 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     """
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
-    # Two parallel stacks, not one of (node, expanded) pairs: a million-op chain would
-    # otherwise allocate a million small tuples for the garbage collector to scan. The
-    # flags are bytes (one each, not an 8-byte pointer): the stacks grow to the depth.
-    nodes, expanded = list(reversed(roots)), bytearray(len(roots))
-    while nodes:
-        node = nodes.pop()
-        if expanded.pop():
-            order.append(node)
+    # One stack: a node is pushed back under a None marker, and the marker, once its
+    # parents above it are done, says the node is complete. No (node, flag) pairs, which
+    # a million-op chain would allocate by the million for the garbage collector to scan.
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())
         elif node not in visited:
             visited.add(node)
-            nodes.append(node)
-            expanded.append(1)
+            stack.append(node)
+            stack.append(None)
             for p in reversed(node._parents):
                 if p not in visited and (p.requires_grad or not only_requires_grad):
-                    nodes.append(p)
-                    expanded.append(0)
+                    stack.append(p)
     return order
 
 
