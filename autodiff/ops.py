@@ -55,7 +55,7 @@ from autodiff import anomaly, versions
 from autodiff import trace as _trace
 from autodiff.mode import GRAD_ENABLED
 from autodiff.scope import CURRENT as SCOPE
-from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, _init, as_tensor, leaf
+from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, as_tensor, leaf
 
 _new = object.__new__
 
@@ -87,10 +87,8 @@ def apply(
     prim: Primitive, inputs: tuple[Tensor, ...], attrs: dict[str, Any] = NO_ATTRS, *,
     out: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
-    """Run `prim` on `inputs`; record the node when a gradient is wanted.
-
-    With `out`, the result is written into that tensor's data instead (`t += v`).
-    """
+    """Run `prim` on `inputs`, recording the node when a gradient is wanted; with `out`,
+    write the result into that tensor's data instead (`t += v`)."""
     if warnings.filters is not _watched[0]:
         _watch_warnings()
     try:
@@ -101,17 +99,20 @@ def apply(
         data = np.asarray(data)  # numpy hands back 0-d results as scalars
     if out is not None:
         return _write(out, data, prim)
-    result = _new(Tensor)
+    result = _new(Tensor)  # every slot set here, as tensor._init sets a leaf's (no call)
+    result._data, result.grad, result.name, result._version, result._retain = (
+        data, None, None, 0, False)  # fmt: skip
     for t in inputs:
         if t.requires_grad and GRAD_ENABLED.get():  # record the node
-            # The values alone (callers list them in the rules' order): a dict per node
-            # would cost as much memory as the array (a 1-key dict is ~190 bytes).
-            values = tuple(attrs.values()) if attrs else ()
-            _init(result, data, True, prim, inputs, values, versions.saved_versions(inputs),
-                  SCOPE.get())  # fmt: skip
+            values = tuple(attrs.values()) if attrs else ()  # a 1-key dict costs ~190 bytes
+            result.requires_grad, result._prim, result._parents, result._attr_values = (
+                True, prim, inputs, values)  # fmt: skip
+            result._versions, result._scope = versions.saved_versions(inputs), SCOPE.get()
             break
     else:
-        _init(result, data, False)
+        result.requires_grad, result._prim, result._parents, result._attr_values = (
+            False, None, (), ())  # fmt: skip
+        result._versions = result._scope = None
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
     if _trace.RECORDING[0]:  # ad.compile records, in this thread or another
@@ -144,12 +145,11 @@ def _reissue_warnings(prim: Primitive, inputs: tuple[Tensor, ...], attrs: dict[s
 
 
 def _write(out: Tensor, data: np.ndarray, prim: Primitive) -> Tensor:
-    if _trace.STATE.recorder is not None:  # ad.compile is recording
+    if _trace.RECORDING[0]:  # ad.compile records, in this thread or another
         _trace.write(prim, out)
     if data.shape != out.shape:
-        raise ValueError(
-            f"in-place {prim.name}: the result has shape {data.shape}, the tensor {out.shape}"
-        )
+        raise ValueError(f"in-place {prim.name}: the result has shape {data.shape}, "
+                         f"the tensor {out.shape}")  # fmt: skip
     versions.bump(out)
     out._data[...] = data
     return out

@@ -229,12 +229,11 @@ class Tensor:
     # fmt: on
 
 
-def _init(t: Tensor, data: np.ndarray, requires_grad: bool, prim: Any = None, parents: tuple = (),
-          values: tuple = (), saved: Any = None, scope: Any = None) -> None:  # fmt: skip
-    """Set every slot once: a leaf's, or with `prim...scope` a node's (see `ops.apply`)."""
-    t._data, t.requires_grad, t.grad, t.name, t._version, t._retain = (
-        data, requires_grad, None, None, 0, False)  # fmt: skip
-    t._prim, t._parents, t._attr_values, t._versions, t._scope = prim, parents, values, saved, scope
+def _init(t: Tensor, data: np.ndarray, requires_grad: bool) -> None:
+    """Set every slot of a leaf (`ops.apply` sets a node's)."""
+    t._data, t.requires_grad, t.grad, t.name, t._prim = data, requires_grad, None, None, None
+    t._parents, t._attr_values, t._versions, t._scope = (), (), None, None
+    t._version, t._retain = 0, False
 
 
 def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:
