@@ -21,7 +21,7 @@ from autodiff.arguments import to_array
 
 ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
 Axis = int | tuple[int, ...] | None
-NO_ATTRS: dict[str, Any] = {}  # the attributes of leaves and of ops without any: never mutated
+NO_ATTRS: dict[str, Any] = {}  # the attributes of ops without any (apply's default): never mutated
 
 
 class Tensor:
