@@ -28,22 +28,21 @@ def toposort(roots: Sequence[Tensor], *, only_requires_grad: bool = True) -> lis
     """
     order: list[Tensor] = []
     visited: set[Tensor] = set()  # tensors hash by identity
-    # Two parallel stacks, not one of (node, expanded) pairs: a million-op chain would
-    # otherwise allocate a million small tuples for the garbage collector to scan. The
-    # flags are bytes (one each, not an 8-byte pointer): the stacks grow to the depth.
-    nodes, expanded = list(reversed(roots)), bytearray(len(roots))
-    while nodes:
-        node = nodes.pop()
-        if expanded.pop():
-            order.append(node)
+    # One stack: a node is pushed back under a None marker, and the marker, once its
+    # parents above it are done, says the node is complete. No (node, flag) pairs, which
+    # a million-op chain would allocate by the million for the garbage collector to scan.
+    stack = list(reversed(roots))
+    while stack:
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())
         elif node not in visited:
             visited.add(node)
-            nodes.append(node)
-            expanded.append(1)
+            stack.append(node)
+            stack.append(None)
             for p in reversed(node._parents):
                 if p not in visited and (p.requires_grad or not only_requires_grad):
-                    nodes.append(p)
-                    expanded.append(0)
+                    stack.append(p)
     return order
 
 
@@ -92,19 +91,19 @@ def _propagate(
 ) -> None:
     """Add the gradients `node`'s rules give its inputs into `grads` (shape checked).
 
-    Only the rules of inputs that require grad run; the anomaly `check` sees them all.
-    """
-    parents, attrs, prim = node._parents, node._attrs, node._prim
+    Only the rules of inputs that require grad run; the anomaly `check` sees them all."""
+    parents, prim = node._parents, node._prim
     versions.check(node)  # raises if an input changed since the node was recorded
     out, xs = (node, parents) if create_graph else (node._data, [p._data for p in parents])
+    args = (g, out, *xs, *node._attr_values)  # what each rule receives
     input_grads = [None] * len(parents) if check else None
     for i, p in enumerate(parents):
         if not p.requires_grad:
             continue
         if prim.variadic:
-            pg = prim.vjp[0](g, out, *xs, index=i, **attrs)
+            pg = prim.vjp[0](g, out, *xs, index=i, **node._attrs)
         else:
-            pg = prim.vjp[i](g, out, *xs, **attrs)
+            pg = prim.vjp[i](*args)
         data = p._data
         if pg.shape != data.shape:
             raise RuntimeError(f"the backward rule of {node.op!r} returned a gradient "
@@ -130,13 +129,14 @@ def backward(root: Tensor, grad: Any = None, *, retain_graph: bool = False) -> N
         [root], [seed_gradient(root, grad, False)], retain_graph=retain_graph
     ).items():
         if tensor.is_leaf or tensor._retain:
-            g = g if type(g) is np.ndarray else np.asarray(g)  # rules on 0-d give numpy scalars
             if tensor.grad is not None:
                 tensor.grad = tensor.grad + g
                 continue
-            # Rules may hand one array to several inputs (add) or return views: a
-            # user-visible .grad never shares memory with another one.
-            if id(g) in handed or g.base is not None or not g.flags.writeable:
+            if type(g) is not np.ndarray:
+                g = np.asarray(g)  # rules on 0-d give numpy scalars: a fresh array
+            elif id(g) in handed or g.base is not None or not g.flags.writeable:
+                # Rules may hand one array to several inputs (add) or return views: a
+                # user-visible .grad never shares memory with another one.
                 g = g.copy()
             handed.add(id(g))
             tensor.grad = g
@@ -176,8 +176,6 @@ def grad(
     )
     results = []
     for t in ins:
-        g = found.get(t)
-        if g is None:
-            g = np.zeros_like(t._data)
+        g = found[t] if t in found else np.zeros_like(t._data)
         results.append(g if isinstance(g, Tensor) else leaf(np.asarray(g, dtype=t.dtype)))
     return tuple(results)

@@ -7,8 +7,9 @@ vector-Jacobian rule per input, `rule(g, out, *inputs, **attrs)`: given `g`, the
 gradient of the result `out`, it returns the gradient for its input, with that input's
 shape (the engine checks, and names the op if a rule is wrong). The engine calls only
 the rules of inputs that need a gradient. `attrs` are the per-call facts (axis,
-keepdims, shape, slope, a Python-number operand, an index): they are stored on the node
-as `_attrs`, so a recorded graph can be replayed and drawn; no rule captures state in a
+keepdims, shape, slope, a Python-number operand, an index), given as a dict in the
+order of the rules' parameters: the node stores their values (`_attrs` reads them by
+name), so a recorded graph can be replayed and drawn; no rule captures state in a
 closure. Ops taking any number of inputs (concatenate, stack) have one rule that also
 receives the input's `index`.
 
@@ -41,6 +42,7 @@ d(x**0)/dx = 0 (also at x = 0), and d(a**b)/db = 0 where a = 0 and b >= 0.
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import numbers
 import warnings
@@ -53,7 +55,7 @@ from autodiff import anomaly, versions
 from autodiff import trace as _trace
 from autodiff.mode import GRAD_ENABLED
 from autodiff.scope import CURRENT as SCOPE
-from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, _init, as_tensor, leaf
+from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, as_tensor, leaf
 
 _new = object.__new__
 
@@ -62,15 +64,20 @@ Rule = Callable[..., Any]
 
 
 class Primitive:
-    """One op: its public `name`, numpy `forward` and `vjp` rules (one per input)."""
+    """One op: its public `name`, numpy `forward` and `vjp` rules (one per input), and
+    `attr_names`: the rules' parameters after `g`, `out` and the inputs, in order."""
 
-    __slots__ = ("name", "forward", "vjp", "variadic", "__dict__")  # __dict__: its __doc__
+    __slots__ = ("name", "forward", "vjp", "variadic", "attr_names", "__dict__")  # __doc__
 
     def __init__(
         self, name: str, doc: str, forward: Callable[..., Any], *vjp: Rule, variadic: bool = False
     ) -> None:
         self.name, self.__doc__, self.forward, self.vjp, self.variadic = (
             name, doc, forward, vjp, variadic)  # fmt: skip
+        params = list(inspect.signature(vjp[0]).parameters.values())
+        if variadic:  # rule(g, out, *inputs, index, **attrs): `index` is the engine's
+            params = [p for p in params if p.kind is p.KEYWORD_ONLY and p.name != "index"]
+        self.attr_names = tuple(p.name for p in params[0 if variadic else 2 + len(vjp) :])
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}: {self.__doc__}>"
@@ -80,10 +87,8 @@ def apply(
     prim: Primitive, inputs: tuple[Tensor, ...], attrs: dict[str, Any] = NO_ATTRS, *,
     out: Tensor | None = None,
 ) -> Tensor:  # fmt: skip
-    """Run `prim` on `inputs`; record the node when a gradient is wanted.
-
-    With `out`, the result is written into that tensor's data instead (`t += v`).
-    """
+    """Run `prim` on `inputs`, recording the node when a gradient is wanted; with `out`,
+    write the result into that tensor's data instead (`t += v`)."""
     if warnings.filters is not _watched[0]:
         _watch_warnings()
     try:
@@ -94,19 +99,23 @@ def apply(
         data = np.asarray(data)  # numpy hands back 0-d results as scalars
     if out is not None:
         return _write(out, data, prim)
-    result = _new(Tensor)
-    _init(result, data, False)
-    if GRAD_ENABLED.get():
-        for t in inputs:
-            if t.requires_grad:  # record the node
-                result.requires_grad = True
-                result._prim, result._parents, result._attrs = prim, inputs, attrs
-                result._versions = versions.saved_versions(inputs)
-                result._scope = SCOPE.get()
-                break
+    result = _new(Tensor)  # every slot set here, as tensor._init sets a leaf's (no call)
+    result._data, result.grad, result.name, result._version, result._retain = (
+        data, None, None, 0, False)  # fmt: skip
+    for t in inputs:
+        if t.requires_grad and GRAD_ENABLED.get():  # record the node
+            values = tuple(attrs.values()) if attrs else ()  # a 1-key dict costs ~190 bytes
+            result.requires_grad, result._prim, result._parents, result._attr_values = (
+                True, prim, inputs, values)  # fmt: skip
+            result._versions, result._scope = versions.saved_versions(inputs), SCOPE.get()
+            break
+    else:
+        result.requires_grad, result._prim, result._parents, result._attr_values = (
+            False, None, (), ())  # fmt: skip
+        result._versions = result._scope = None
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
-    if _trace.STATE.recorder is not None:  # ad.compile is recording
+    if _trace.RECORDING[0]:  # ad.compile records, in this thread or another
         _trace.op(prim, inputs, attrs, result)
     return result
 
@@ -136,12 +145,11 @@ def _reissue_warnings(prim: Primitive, inputs: tuple[Tensor, ...], attrs: dict[s
 
 
 def _write(out: Tensor, data: np.ndarray, prim: Primitive) -> Tensor:
-    if _trace.STATE.recorder is not None:  # ad.compile is recording
+    if _trace.RECORDING[0]:  # ad.compile records, in this thread or another
         _trace.write(prim, out)
     if data.shape != out.shape:
-        raise ValueError(
-            f"in-place {prim.name}: the result has shape {data.shape}, the tensor {out.shape}"
-        )
+        raise ValueError(f"in-place {prim.name}: the result has shape {data.shape}, "
+                         f"the tensor {out.shape}")  # fmt: skip
     versions.bump(out)
     out._data[...] = data
     return out
@@ -406,18 +414,12 @@ SUM = Primitive("sum", "sum of x over axis; d/dx = 1 (g broadcast back)",
                 _sum_grad)  # fmt: skip
 MEAN = Primitive("mean", "mean of x over axis; d/dx = 1 / n for the n averaged", _mean,
                  _mean_grad)  # fmt: skip
-MAX = Primitive(
-    "max",
-    "largest x over axis; the gradient is split among tied maxima",
-    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-    _max_grad,
-)
-MIN = Primitive(
-    "min",
-    "smallest x over axis; the gradient is split among tied minima",
-    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
-    _max_grad,
-)
+MAX = Primitive("max", "largest x over axis; the gradient is split among tied maxima",
+                lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+                _max_grad)  # fmt: skip
+MIN = Primitive("min", "smallest x over axis; the gradient is split among tied minima",
+                lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+                _max_grad)  # fmt: skip
 LOGSUMEXP = Primitive("logsumexp", "log sum e**x over axis; d/dx = e**(x - out), the softmax",
                       _logsumexp, _logsumexp_grad)  # fmt: skip
 SOFTMAX = Primitive("softmax", "e**x / sum e**x; d/dx = out (g - sum(g out))",
@@ -464,8 +466,11 @@ STACK = Primitive("stack", "tensors joined along a new axis; each gets its slice
 # ---- the public functions: check the arguments, pick the primitive ----
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating))
+def _number(x: Any, what: str) -> Any:
+    """`x` as a Python number when it is a real number (numpy's included), else None."""
+    if type(x) is float or type(x) is int:
+        return x
+    return _real(x, what) if isinstance(x, (int, float, np.integer, np.floating)) else None
 
 
 def _real(value: Any, what: str) -> Any:
@@ -506,10 +511,10 @@ def _binary(
 ) -> Tensor:
     prim, with_number, number_first = prims
     if type(a) is not Tensor or type(b) is not Tensor:  # a number or an array to convert
-        if isinstance(a, Tensor) and _is_number(b):
-            return apply(with_number, (a,), {"scalar": _real(b, prim.name)}, out=out)
-        if isinstance(b, Tensor) and _is_number(a):
-            attrs = {"scalar": _real(a, prim.name)}
+        if isinstance(a, Tensor) and (number := _number(b, prim.name)) is not None:
+            return apply(with_number, (a,), {"scalar": number}, out=out)
+        if isinstance(b, Tensor) and (number := _number(a, prim.name)) is not None:
+            attrs = {"scalar": number}
             if number_first is not with_number:
                 attrs["left"] = True
             return apply(number_first, (b,), attrs, out=out)
@@ -519,12 +524,10 @@ def _binary(
     return apply(prim, (a, b), out=out)
 
 
-_ADD, _SUB, _MUL = (
-    (ADD, ADD_SCALAR, ADD_SCALAR),
-    (SUB, SUB_SCALAR, RSUB_SCALAR),
-    (MUL, MUL_SCALAR, MUL_SCALAR),
-)
-_DIV, _POW = (DIV, DIV_SCALAR, RDIV_SCALAR), (POW, POW_SCALAR, RPOW_SCALAR)
+# (the primitive, the one with a number after the tensor, the one with a number before)
+_ADD, _SUB = (ADD, ADD_SCALAR, ADD_SCALAR), (SUB, SUB_SCALAR, RSUB_SCALAR)
+_MUL, _DIV = (MUL, MUL_SCALAR, MUL_SCALAR), (DIV, DIV_SCALAR, RDIV_SCALAR)
+_POW = (POW, POW_SCALAR, RPOW_SCALAR)
 
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:

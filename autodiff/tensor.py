@@ -2,11 +2,12 @@
 
 A tensor made by an op while grad mode is on and some input requires grad is a *node*.
 It stores the op's primitive (`_prim`: its name, numpy forward and vjp rule, see
-`autodiff.ops`), its inputs (`_parents`), the per-call facts of the op (`_attrs`: axis,
-shape, a Python-number operand...), the versions of its inputs when it was made
-(`_versions`, see `autodiff.versions`) and the innermost `ad.scope` it was made in
-(`_scope`). Every other tensor is a *leaf*. So a recorded graph can be replayed and
-drawn. Methods delegate to `autodiff.ops`; the backward pass is in `autodiff.engine`.
+`autodiff.ops`), its inputs (`_parents`), the values of the op's per-call facts (axis,
+shape, a Python-number operand...: `_attr_values`, read by name as `_attrs`), its inputs'
+versions when it was made (`_versions`, see `autodiff.versions`) and the innermost
+`ad.scope` it was made in (`_scope`). Every other tensor is a *leaf*. So a recorded
+graph can be replayed and drawn. Methods delegate to `autodiff.ops`; the backward pass
+is in `autodiff.engine`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from autodiff.arguments import to_array
 
 ArrayLike = Any  # a Python number, nested list, numpy array or Tensor
 Axis = int | tuple[int, ...] | None
-NO_ATTRS: dict[str, Any] = {}  # the attributes of leaves and of ops without any: never mutated
+NO_ATTRS: dict[str, Any] = {}  # the attributes of ops without any (apply's default): never mutated
 
 
 class Tensor:
@@ -37,7 +38,7 @@ class Tensor:
     array([2., 4.])
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "name", "_prim", "_parents", "_attrs",
+    __slots__ = ("_data", "requires_grad", "grad", "name", "_prim", "_parents", "_attr_values",
                  "_versions", "_scope", "_version", "_retain", "__weakref__")  # fmt: skip
 
     def __init__(
@@ -78,6 +79,11 @@ class Tensor:
     def op(self) -> str:
         """The name of the op that made this tensor ("" for a leaf)."""
         return "" if self._prim is None else self._prim.name
+
+    @property
+    def _attrs(self) -> dict[str, Any]:
+        """The per-call facts of the op that made this tensor by name, e.g. {"axis": 0}."""
+        return {} if self._prim is None else dict(zip(self._prim.attr_names, self._attr_values))
 
     @property
     def is_leaf(self) -> bool:
@@ -224,15 +230,10 @@ class Tensor:
 
 
 def _init(t: Tensor, data: np.ndarray, requires_grad: bool) -> None:
+    """Set every slot of a leaf (`ops.apply` sets a node's)."""
     t._data, t.requires_grad, t.grad, t.name, t._prim = data, requires_grad, None, None, None
-    t._parents, t._attrs, t._versions, t._scope, t._version, t._retain = (
-        (),
-        NO_ATTRS,
-        None,
-        None,
-        0,
-        False,
-    )
+    t._parents, t._attr_values, t._versions, t._scope = (), (), None, None
+    t._version, t._retain = 0, False
 
 
 def leaf(data: np.ndarray, requires_grad: bool = False) -> Tensor:

@@ -125,7 +125,7 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
 # each wrapper checks this thread's recorder and otherwise is the method itself.
 
 _LOCK = threading.Lock()
-_USERS = [0]
+RECORDING = [0]  # recordings running in any thread; `ops.apply` reads it (a cheap global)
 _SAVED: dict[str, Any] = {}
 
 
@@ -172,8 +172,8 @@ def _install() -> None:
     from autodiff.tensor import Tensor
 
     with _LOCK:
-        _USERS[0] += 1
-        if _USERS[0] > 1:
+        RECORDING[0] += 1
+        if RECORDING[0] > 1:
             return
         for name in ("backward", "item", "__float__", "__bool__", "data", "zero_grad"):
             _SAVED[name] = Tensor.__dict__[name]
@@ -192,8 +192,8 @@ def _uninstall() -> None:
     from autodiff.tensor import Tensor
 
     with _LOCK:
-        _USERS[0] -= 1
-        if _USERS[0]:
+        RECORDING[0] -= 1
+        if RECORDING[0]:
             return
         for name, fn in _SAVED.items():
             if name == "grad":

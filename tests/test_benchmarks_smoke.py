@@ -130,7 +130,7 @@ def test_cycle_probe_finds_a_cycle_of_tensors():
 
     def leaky_step():
         t = Tensor([1.0])
-        t._attrs = {"self": t}  # a reference cycle through a Tensor
+        t._attr_values = (t,)  # a reference cycle through a Tensor
 
     report_ = hygiene.cycles_after_step(leaky_step)
     assert report_.ours >= 1

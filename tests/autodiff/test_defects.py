@@ -252,6 +252,33 @@ def test_a_recorded_node_replays_from_its_inputs_and_attributes():
         np.testing.assert_array_equal(replay, out.data)
 
 
+def test_every_op_lists_its_attributes_in_the_order_its_rules_take_them(monkeypatch):
+    # A node keeps the attribute values alone, and the engine hands them to the rules
+    # positionally: the dict each op passes to apply must follow `attr_names`.
+    from autodiff import ops
+
+    seen, apply = set(), ops.apply
+
+    def checked(prim, inputs, attrs=ops.NO_ATTRS, **kwargs):
+        assert tuple(attrs) == prim.attr_names, (prim.name, tuple(attrs), prim.attr_names)
+        seen.add(prim)
+        out = apply(prim, inputs, attrs, **kwargs)
+        assert out.is_leaf or out._attrs == attrs
+        return out
+
+    monkeypatch.setattr(ops, "apply", checked)
+    x = Tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True)
+    outs = [x + 1, x - 1, 1 - x, x * 2, x / 2, 2 / x, x**2, 2**x, ad.where(x > 0, x, 0.0),
+            x.leaky_relu(0.2), x.clip(-1, 1), x.astype(np.float32), x.reshape(4),
+            x.transpose(1, 0), x.broadcast_to((3, 2, 2)), x.softmax(0), x.log_softmax(1),
+            ad.concatenate([x, x]), ad.stack([x, x], axis=1), x[[0, 1, 1]]]  # fmt: skip
+    outs += [f(x, axis=0, keepdims=True) for f in (ad.sum, ad.mean, ad.max, ad.min, ad.logsumexp)]
+    (gx,) = ad.grad(sum(o.sum() for o in outs), x, create_graph=True)  # scatter_add
+    gx.sum().backward()
+    with_attrs = {p for p in vars(ops).values() if isinstance(p, ops.Primitive) and p.attr_names}
+    assert with_attrs <= seen, sorted(p.name for p in with_attrs - seen)
+
+
 # ---- in-place operators ----
 
 
