@@ -57,8 +57,6 @@ from autodiff.mode import GRAD_ENABLED
 from autodiff.scope import CURRENT as SCOPE
 from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, as_tensor, leaf
 
-_new = object.__new__
-
 Axis = int | Sequence[int] | None
 Rule = Callable[..., Any]
 
@@ -99,20 +97,14 @@ def apply(
         data = np.asarray(data)  # numpy hands back 0-d results as scalars
     if out is not None:
         return _write(out, data, prim)
-    result = _new(Tensor)  # every slot set here, as tensor._init sets a leaf's (no call)
-    result._data, result.grad, result.name, result._version, result._retain = (
-        data, None, None, 0, False)  # fmt: skip
-    for t in inputs:
-        if t.requires_grad and GRAD_ENABLED.get():  # record the node
-            values = tuple(attrs.values()) if attrs else ()  # a 1-key dict costs ~190 bytes
-            result.requires_grad, result._prim, result._parents, result._attr_values = (
-                True, prim, inputs, values)  # fmt: skip
-            result._versions, result._scope = versions.saved_versions(inputs), SCOPE.get()
-            break
-    else:
-        result.requires_grad, result._prim, result._parents, result._attr_values = (
-            False, None, (), ())  # fmt: skip
-        result._versions = result._scope = None
+    result = leaf(data)
+    if GRAD_ENABLED.get():
+        for t in inputs:
+            if t.requires_grad:  # record the node
+                result.requires_grad, result._prim, result._parents = True, prim, inputs
+                result._attr_values = tuple(attrs.values())  # values: a dict costs ~190 bytes
+                result._versions, result._scope = versions.saved_versions(inputs), SCOPE.get()
+                break
     if anomaly.ENABLED.get():
         anomaly.on_result(result, inputs)
     if _trace.RECORDING[0]:  # ad.compile records, in this thread or another

@@ -230,7 +230,7 @@ class Tensor:
 
 
 def _init(t: Tensor, data: np.ndarray, requires_grad: bool) -> None:
-    """Set every slot of a leaf (`ops.apply` sets a node's)."""
+    """Set every slot of a new tensor, as a leaf (`ops.apply` then records a node's)."""
     t._data, t.requires_grad, t.grad, t.name, t._prim = data, requires_grad, None, None, None
     t._parents, t._attr_values, t._versions, t._scope = (), (), None, None
     t._version, t._retain = 0, False
