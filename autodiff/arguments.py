@@ -38,21 +38,19 @@ def to_array(data: Any, dtype: Any = None) -> np.ndarray:
 
 def seed_gradient(root: Any, grad: Any, create_graph: bool) -> Any:
     """The gradient a pass starts from at `root`: 1, or `grad` checked against it."""
-    data = root._data
     if grad is None:
-        if data.size != 1:
+        if root.size != 1:
             raise ValueError(
                 f"backward() on a tensor of shape {root.shape} needs `grad`, the gradient "
                 "of some scalar with respect to it (an array of the same shape); "
                 "only a single-element tensor defaults to 1. Did you mean .sum().backward()?"
             )
-        seed = np.empty(data.shape, dtype=data.dtype)
-        seed.fill(1)  # np.ones costs twice as much
+        seed = np.ones(root.shape, dtype=root.dtype)
     elif isinstance(grad, Tensor) and create_graph:
         seed = grad  # kept in the graph: a double vjp differentiates through it
     else:
-        seed = to_array(grad, data.dtype)
-    if seed.shape != data.shape:
+        seed = to_array(grad, root.dtype)
+    if seed.shape != root.shape:
         if seed.size != 1 or root.size != 1:
             raise ValueError(
                 f"grad of shape {seed.shape} does not match the tensor's shape {root.shape}"
