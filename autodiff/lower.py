@@ -129,6 +129,12 @@ def _binary(fn: str) -> Callable[..., Value | None]:
     return run
 
 
+def _scaled(p: Plan, fn: str, g: Value, attrs: dict[str, Any]) -> list[Value] | None:
+    """The gradient of `x * c` or `x / c` for a Python number c: g scaled the same way."""
+    c = _scalar(attrs)
+    return None if c is None else [p.call(fn, g, c, name="d_scaled", elementwise=True)]
+
+
 def _neg(p: Plan, g: Value) -> Value:
     return p.call("np.negative", g, name="d_neg", elementwise=True)
 
@@ -160,9 +166,7 @@ class _Mul:
     @staticmethod
     def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
         if "scalar" in attrs:
-            c = _scalar(attrs)
-            return None if c is None else [p.call("np.multiply", g, c, name="d_scaled",
-                                                  elementwise=True)]  # fmt: skip
+            return _scaled(p, "np.multiply", g, attrs)
         a, b = ins
         return [
             p.call("np.multiply", g, b, name="d_" + a.name, shape=g.shape) if need[0] else None,
@@ -177,9 +181,7 @@ class _Div:
     @staticmethod
     def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
         if "scalar" in attrs:
-            c = _scalar(attrs)
-            return None if c is None else [p.call("np.divide", g, c, name="d_scaled",
-                                                  elementwise=True)]  # fmt: skip
+            return _scaled(p, "np.divide", g, attrs)
         a, b = ins
         grads: list[Any] = [None, None]
         if need[0]:

@@ -57,10 +57,8 @@ class NumpyMLP:
         self.loss = loss
         self.lr = lr
 
-    def loss_and_grads(
-        self, X: np.ndarray, y: np.ndarray
-    ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
-        """Forward and backward: the mean loss, then dW and db per layer."""
+    def _forward(self, X: np.ndarray, y: np.ndarray) -> tuple[list[np.ndarray], float, np.ndarray]:
+        """The activations feeding each layer (X first), the mean loss and dL/dZ_L."""
         acts = [X]
         last = len(self.W) - 1
         for i, (W, b) in enumerate(zip(self.W, self.b, strict=True)):
@@ -71,6 +69,14 @@ class NumpyMLP:
             acts.append(Z)
         m = X.shape[0]
         loss, dZ = _bce(acts.pop(), y, m) if self.loss == "bce" else _ce(acts.pop(), y, m)
+        return acts, loss, dZ
+
+    def loss_and_grads(
+        self, X: np.ndarray, y: np.ndarray
+    ) -> tuple[float, list[np.ndarray], list[np.ndarray]]:
+        """Forward and backward: the mean loss, then dW and db per layer."""
+        acts, loss, dZ = self._forward(X, y)
+        last = len(self.W) - 1
         dWs: list[np.ndarray] = [None] * len(self.W)  # type: ignore[list-item]
         dbs: list[np.ndarray] = [None] * len(self.W)  # type: ignore[list-item]
         for i in range(last, -1, -1):
@@ -85,16 +91,8 @@ class NumpyMLP:
     def step(self, X: np.ndarray, y: np.ndarray) -> float:
         """One training step: forward, loss, then backward with each layer's SGD update
         folded in (in place, as soon as dZ has been passed down through the old W)."""
-        acts = [X]
+        acts, loss, dZ = self._forward(X, y)
         last = len(self.W) - 1
-        for i, (W, b) in enumerate(zip(self.W, self.b, strict=True)):
-            Z = acts[-1] @ W.T
-            Z += b
-            if i < last:
-                np.maximum(Z, 0, out=Z)
-            acts.append(Z)
-        m = X.shape[0]
-        loss, dZ = _bce(acts.pop(), y, m) if self.loss == "bce" else _ce(acts.pop(), y, m)
         lr = self.lr
         for i in range(last, -1, -1):
             A_prev, W = acts[i], self.W[i]
