@@ -55,7 +55,7 @@ from autodiff import anomaly, versions
 from autodiff import trace as _trace
 from autodiff.mode import GRAD_ENABLED
 from autodiff.scope import CURRENT as SCOPE
-from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, as_tensor, leaf
+from autodiff.tensor import NO_ATTRS, ArrayLike, Tensor, _init, as_tensor, leaf
 
 Axis = int | Sequence[int] | None
 Rule = Callable[..., Any]
@@ -97,7 +97,8 @@ def apply(
         data = np.asarray(data)  # numpy hands back 0-d results as scalars
     if out is not None:
         return _write(out, data, prim)
-    result = leaf(data)
+    result = object.__new__(Tensor)
+    _init(result, data, False)  # a leaf's slots; a recorded node's are set below
     if GRAD_ENABLED.get():
         for t in inputs:
             if t.requires_grad:  # record the node
