@@ -243,6 +243,24 @@ def test_the_update_runs_on_flat_arrays(opt_name):
         compiled(X, y)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("opt_name", list(OPTIMIZERS))
+def test_the_flat_update_chunk_by_chunk_equals_eager(opt_name, dtype, monkeypatch):
+    # 56 bytes: chunks of 7 (float64) or 14 (float32) numbers, straddling every
+    # parameter's edges; Adam's step count must still advance once per step.
+    monkeypatch.setattr(nn.optim, "_CHUNK_BYTES", 56)
+    (m1, o1), (m2, o2) = twins([3, 5, 2], "tanh", None, dtype, opt_name)
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    eager = make_step(m2, o2, nn.mse_loss)
+    X, y = data(6, 3, 2, "mse", dtype)
+    for _ in range(3):  # recorded, then checked against eager
+        compiled(X, y), eager(X, y)
+    o1.step = lambda: pytest.fail("the replay fell back to the per-parameter step()")
+    for _ in range(4):
+        compiled(X, y), eager(X, y)
+        assert_models_equal(m1, m2, o1, o2, dtype)
+
+
 def test_random_mlps_equal_eager():
     rng = np.random.default_rng(1)
     for _ in range(6):
