@@ -5,7 +5,12 @@ the next `FIRST_REPLAYS_CHECKED` calls run eagerly and beside a replay compared 
 them. Those first calls are timed against as many eager calls of the same step; their
 difference is the cost of compiling, shown in milliseconds and in eager steps (divided
 by the time of one eager step measured in the same round, just before). Every round
-compiles the step anew with a fresh `ad.compile`: nothing of an earlier round is reused.
+compiles the step anew with a fresh `ad.compile` and an empty cache of compiled sources:
+nothing of an earlier round is reused.
+
+The rows marked "again" time a recording that can reuse work: the step is compiled and
+used at one learning rate (untimed), then its learning rate changes, so the next call
+records anew and builds the same source, whose compiled code is kept (`autodiff.plan`).
 """
 
 from __future__ import annotations
@@ -34,10 +39,13 @@ class Config:
     optimizer: str  # "SGD" or "Adam"
     rounds: int
     judged: bool = True
+    again: bool = False  # recorded again after a learning-rate change
 
     @property
     def name(self) -> str:
-        return f"[{','.join(map(str, self.layers))}] b{self.batch} {self.loss} {self.optimizer}"
+        sizes = ",".join(map(str, self.layers))
+        again = ", again (new lr)" if self.again else ""
+        return f"[{sizes}] b{self.batch} {self.loss} {self.optimizer}{again}"
 
 
 # The target is judged on the small network (where an eager step is cheapest, so
@@ -45,13 +53,15 @@ class Config:
 CONFIGS = (
     Config((2, 16, 16, 1), 32, "bce", "SGD", rounds=40),
     Config((2, 16, 16, 1), 32, "bce", "Adam", rounds=40),
+    Config((2, 16, 16, 1), 32, "bce", "SGD", rounds=40, judged=False, again=True),
     Config((784, 128, 64, 10), 64, "ce", "SGD", rounds=15, judged=False),
     Config((784, 128, 64, 10), 64, "ce", "Adam", rounds=15, judged=False),
 )
 
 
-def make_step(config: Config) -> Callable[[], Any]:
-    """An nn training step (zero_grad, forward, loss, backward, update) returning its loss."""
+def make_step(config: Config) -> tuple[Callable[[], Any], Any]:
+    """An nn training step (zero_grad, forward, loss, backward, update) returning its
+    loss, and its optimizer."""
     import nn
     import nn.optim
 
@@ -63,7 +73,7 @@ def make_step(config: Config) -> Callable[[], Any]:
     opt = getattr(nn.optim, config.optimizer)(model.parameters(), lr=LR)
     loss_fn = nn.binary_cross_entropy if config.loss == "bce" else nn.cross_entropy
     X, y = make_batch(list(config.layers), config.batch, config.loss)
-    return training_step(model, opt, loss_fn, X, y)
+    return training_step(model, opt, loss_fn, X, y), opt
 
 
 def _timed(clock: Callable[[], float], fn: Callable[[], Any], calls: int) -> float:
@@ -77,9 +87,10 @@ def measure_one(config: Config, rounds: int | None = None, clock: str = "cpu") -
     """Median over rounds of the first calls of a freshly compiled step and of eager calls."""
     import autodiff as ad
     from autodiff.compile import FIRST_REPLAYS_CHECKED
+    from autodiff.plan import _code
 
     tick = CLOCKS[clock]
-    step = make_step(config)
+    step, opt = make_step(config)
     checked = FIRST_REPLAYS_CHECKED
     rows: dict[str, list[float]] = {"eager": [], "record": [], "checked": [], "extra": []}
     for r in range(-1, rounds or config.rounds):  # round -1 warms up, untimed
@@ -88,10 +99,15 @@ def measure_one(config: Config, rounds: int | None = None, clock: str = "cpu") -
         gc.collect()
         step()
         eager = _timed(tick, step, EAGER_CALLS) / EAGER_CALLS
+        _code.cache_clear()
         compiled = ad.compile(step)
+        if config.again:  # compiled and checked at one learning rate, untimed
+            _timed(tick, compiled, 1 + checked)
+            opt.lr = LR / 2
         record = _timed(tick, compiled, 1)
         replays = _timed(tick, compiled, checked)
-        if compiled.recordings != 1:
+        opt.lr = LR
+        if compiled.recordings != 1 + config.again:
             raise RuntimeError(f"{config.name}: the step recorded {compiled.recordings} times")
         if r >= 0:
             rows["eager"].append(eager)

@@ -196,3 +196,6 @@ def test_recording_cost_is_measured_and_reported():
     assert {t.verdict for t in recording.evaluate(None)} == {"SKIP"}
     text = report.render([("python", "test")], [], None, None, verdicts, [], [run])
     assert "## Recording cost" in text and "[3,5,1] b4 bce Adam" in text
+    again = recording.measure_one(recording.Config((3, 5, 1), 4, "bce", "SGD", rounds=1,
+                                                   again=True), rounds=1)  # fmt: skip
+    assert again["record_ms"] > 0 and again["name"].endswith("again (new lr)")

@@ -340,6 +340,31 @@ def test_train_eval_switch_and_learning_rate_change_record_anew():
     assert compiled.recordings == 4  # train, eval, then both again with the new lr
 
 
+def test_a_step_recorded_again_reuses_its_compiled_source():
+    from autodiff.plan import _code
+
+    _code.cache_clear()
+    (m1, o1), (m2, o2) = twins([3, 6, 2], "relu", None, np.float64, "momentum")
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    eager = make_step(m2, o2, nn.mse_loss)
+    X, y = data(8, 3, 2, "mse", np.float64)
+    runs = []
+    for lr in (0.05, 0.01, 0.05):  # a new learning rate records anew: the same source
+        o1.lr = o2.lr = lr
+        for _ in range(3):
+            l1, _ = compiled(X, y)
+            assert_same(l1.data, eager(X, y)[0].data, np.float64)
+            assert_models_equal(m1, m2, o1, o2, np.float64)
+        runs += [v.run for e in compiled.entries.values() for v in e.variants]
+    assert compiled.recordings == 2  # the first learning rate's recording is kept
+    assert len({id(r) for r in runs}) == 2 and len({id(r.__code__) for r in runs}) == 1
+    assert _code.cache_info().misses == 1
+    other = ad.compile(make_step(m2, o2, nn.mse_loss))  # another model, the same sizes
+    other(X, y)
+    other(X, y)
+    assert _code.cache_info().misses == 1
+
+
 def test_data_dependent_branch_takes_both_sides():
     w = Tensor([1.0, 2.0], requires_grad=True, name="w")
     twin = Tensor([1.0, 2.0], requires_grad=True, name="w")
