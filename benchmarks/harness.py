@@ -17,8 +17,9 @@ each system pays for its own garbage: a full `gc.collect()` runs before a measur
 untimed, and another at its end, timed and so spread over its calls. A system whose
 graphs hold reference cycles (micrograd's closures do) is billed for collecting them,
 and never for another system's. The command line calls `gc.freeze()` once the cases
-are built, so these collections do not rescan the long-lived objects of numpy, torch
-and the models (a full collection costs ~0.1 s with torch loaded, ~1 us frozen).
+are built, and `run_case` again after its warm-up calls, so these collections do not
+rescan the long-lived objects of numpy, torch, the models and compiled plans (a full
+collection costs ~0.1 s with torch loaded, ~1 us frozen).
 """
 
 from __future__ import annotations
@@ -118,6 +119,10 @@ def run_case(
         result.reps[name] = calibrate(case.systems[name], min_time, clock)
         result.times[name] = []
         result.gc_times[name] = []
+    # What the warm-up calls made and kept (a compiled step's plan, a library's caches)
+    # is as long-lived as the models: frozen too, out of the timed collections.
+    gc.collect()
+    gc.freeze()
     n = rounds if rounds is not None else case.rounds
     for r in range(n):
         shift = r % len(names)
