@@ -53,6 +53,13 @@ The protocol objects implement (autodiff never names them; `nn` modules and opti
 Random draws outside the engine go through `autodiff.trace.fresh(fn, *args)`, so that a
 replay calls `fn` again (nn's Dropout does). Arrays the function reads from its closure
 or globals are inputs like its arguments.
+
+An array that reaches an op without being computed by one (a target a loss converts,
+`1 - y`, the zeros a loss stacks) is identified by its values: the argument it equals,
+an array made from one, or a constant. A single value, or one value repeated, may be
+either (a batch of one label 0 equals those zeros): such a recording is not used, and
+a later call on other values tells them apart (after `MAX_RETRIES` undecided recordings
+the step runs eagerly, with a warning).
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ CHECKED_REPLAYS = 3  # replays that check=True runs beside eager
 # and a call that takes a path not recorded yet is recorded instead.
 FIRST_REPLAYS_CHECKED = 1
 MAX_VARIANTS = 8  # recorded paths (guard outcomes) kept per signature
-MAX_RETRIES = 8  # ambiguous recordings (uniform batches) before running eagerly for good
+MAX_RETRIES = 8  # ambiguous recordings (a batch of one label, say) before running eagerly
 
 
 def compile(fn: Callable[..., Any] | None = None, *, check: bool = False) -> Any:  # noqa: A001
@@ -115,6 +122,7 @@ class Entry:
     variants: list[Variant] = field(default_factory=list)
     eager_reason: str | None = None  # set when the step cannot be compiled
     retries: int = 0  # recordings that could not tell a constant from an argument
+    seen: dict[Any, np.ndarray] = field(default_factory=dict)  # what they read (planner)
 
 
 class Compiled:
@@ -206,6 +214,7 @@ class Compiled:
                 _known_names(everything),
                 recorder,
                 result,
+                entry.seen,
             )
             prune(plan)
             preallocate(plan)

@@ -39,6 +39,7 @@ class Planner:
         arg_names: list[str],
         arg_arrays: list[np.ndarray],
         known: dict[int, str],
+        seen: dict[tuple[Any, ...], np.ndarray] | None = None,
     ) -> None:
         self.plan = Plan(name)
         self.plan.env.update(lower.HELPERS)
@@ -54,6 +55,11 @@ class Planner:
         self.fresh: list[tuple[Value, np.ndarray]] = []
         self.effects: list[str] = []
         self.node_attrs: dict[int, dict[str, Any]] = {}  # id(tensor) -> its attrs as values
+        # What earlier recordings of this signature read at each matched array (by the
+        # order of matching): a value that changed is not a constant.
+        self.seen = {} if seen is None else seen
+        self.matched = 0
+        self.ambiguous = ""  # why this recording cannot tell a constant from an argument
         for v, a in zip(self.args, arg_arrays):
             self.arrays.setdefault(id(a), v)
 
@@ -97,8 +103,8 @@ class Planner:
                     same = np.array_equal(a.astype(data.dtype).reshape(data.shape), data)
             if same:
                 hits.append((v, a))
-        if len({id(a) for _, a in hits}) > 1:
-            raise Unsupported(
+        if len({id(a) for _, a in hits}) > 1:  # another call's values may tell them apart
+            raise Ambiguous(
                 f"{op} reads an array of shape {data.shape} that equals several arguments"
             )
         return hits
@@ -114,22 +120,20 @@ class Planner:
         return v
 
     def _match(self, data: np.ndarray, op: str) -> Value:
-        """The argument or fresh draw `data` equals (maybe converted), else a number."""
+        """The argument or fresh draw `data` equals (maybe converted) or is made from,
+        else a number or an array of one repeated value."""
         data = np.asarray(data)
         hits = self._arg_hits(data, op)
         uniform = data.size > 1 and _filled(data)
-        if hits and uniform:
-            raise Ambiguous(f"{op} reads an array of one repeated value that equals an argument")
-        if hits:
-            v = self._converted(hits[0][0], data)
+        site = (self.matched, op, data.shape, data.dtype.str)
+        self.matched += 1
+        how, source = ("equals", hits[0]) if hits else self._derivation(data)
+        why = f"{op} reads {{}} that {how} an argument"
+        if source is not None and not self._constant(site, data, uniform, source[1], why):
+            v = (self._converted(source[0], data) if how == "equals"
+                 else self._derive(how, source[0], data))  # fmt: skip
             self.arrays[id(data)] = v
             return v
-        derived = self._derived(data)
-        if derived is not None and uniform:
-            raise Ambiguous(f"{op} reads an array of one repeated value made from an argument")
-        if derived is not None:
-            self.arrays[id(data)] = derived
-            return derived
         if data.size <= 1 or (data.dtype.kind in "fb" and uniform):
             # A number, or an array of one repeated value (zeros for a stack): made from
             # shapes alone, as the losses do. A mask computed from data that happens to be
@@ -140,23 +144,56 @@ class Planner:
             "(not an argument, a parameter or a draw through autodiff.trace.fresh)"
         )
 
-    def _derived(self, data: np.ndarray) -> Value | None:
-        """`1 - y` or a one-hot table of integer labels `y`, for an argument `y`."""
+    def _constant(
+        self, site: tuple[Any, ...], data: np.ndarray, uniform: bool, arg: np.ndarray, why: str
+    ) -> bool:
+        """Whether `data`, which equals the argument `arg` or is made from it, is a
+        constant after all.
+
+        One value, or one value repeated, may be a constant made from shapes (the zeros
+        a loss stacks beside its logits) that this call's arguments happen to match (a
+        batch of one label 0). An earlier recording of the signature settles it: if what
+        was read here changed, it follows the arguments; if it stayed while `arg`
+        changed, it is a constant. Otherwise the recording is ambiguous (`make_plan`
+        raises `Ambiguous` at its end, having noted every such array, so that one later
+        recording on other values can settle them all).
+        """
+        if not (uniform or data.size == 1):
+            return False
+        before = self.seen.get(site)
+        if before is not None:
+            if not np.array_equal(before[0], data, equal_nan=True):
+                return False
+            if not np.array_equal(before[1], arg, equal_nan=True):
+                return True
+        self.seen[site] = (data.copy(), np.array(arg, copy=True))
+        self.ambiguous = self.ambiguous or why.format(
+            "a single value" if data.size == 1 else "an array of one repeated value"
+        )
+        return False
+
+    def _derivation(self, data: np.ndarray) -> tuple[str, tuple[Value, np.ndarray] | None]:
+        """How `data` is made from an argument `y`: "is 1 minus" (`1 - y`) or "is the
+        one-hot table of" (integer labels `y`), with y's value and array; else no source."""
         for v, a in zip(self.args, self.arg_arrays):
             if a.size == data.size and a.dtype.kind in "fiub" and data.dtype.kind == "f":
                 with np.errstate(all="ignore"):
                     complement = 1 - a.astype(data.dtype).reshape(data.shape)
                 if np.array_equal(complement, data):
-                    base = self._match(a.astype(data.dtype).reshape(data.shape), "1 - y")
-                    return self.plan.call("np.subtract", 1, base, name="one_minus_" + v.name,
-                                          elementwise=True)  # fmt: skip
+                    return "is 1 minus", (v, a)
             if (data.ndim == 2 and data.shape[1] > 1 and a.size == data.shape[0]
                     and a.dtype.kind in "iu"
                     and data.dtype.kind == "f" and np.array_equal(
                         _onehot(a.reshape(-1), data.shape[1], data.dtype), data)):  # fmt: skip
-                return self.plan.call("_onehot", v, data.shape[1], data.dtype, name="onehot",
-                                      shape=data.shape, dtype=data.dtype)  # fmt: skip
-        return None
+                return "is the one-hot table of", (v, a)
+        return "", None
+
+    def _derive(self, how: str, v: Value, data: np.ndarray) -> Value:
+        if how == "is 1 minus":
+            return self.plan.call("np.subtract", 1, self._converted(v, data),
+                                  name="one_minus_" + v.name, elementwise=True)  # fmt: skip
+        return self.plan.call("_onehot", v, data.shape[1], data.dtype, name="onehot",
+                              shape=data.shape, dtype=data.dtype)  # fmt: skip
 
     # ---- events ----
 
@@ -364,11 +401,16 @@ def make_plan(
     known: dict[int, str],
     recorder: trace.Recorder,
     result: Any,
+    seen: dict[tuple[Any, ...], np.ndarray] | None = None,
 ) -> Plan:
-    """The plan of one recorded run; raises `Unsupported` naming what it cannot follow."""
+    """The plan of one recorded run; raises `Unsupported` naming what it cannot follow.
+
+    `seen` carries what the matched arrays held in earlier recordings of the same
+    signature (see `Planner._unless_constant`); the planner adds to it.
+    """
     if recorder.problems:
         raise Unsupported("; ".join(recorder.problems))
-    planner = Planner(name, arg_names, arg_arrays, known)
+    planner = Planner(name, arg_names, arg_arrays, known, seen)
     for index, ev in enumerate(recorder.events):
         if isinstance(ev, trace.OpEvent):
             planner.op(index, ev)
@@ -380,6 +422,8 @@ def make_plan(
             planner.fresh_draw(ev)
         elif isinstance(ev, trace.Guard):
             planner.guard(ev)
+    if planner.ambiguous:
+        raise Ambiguous(planner.ambiguous)
     planner.plan.returns = planner.returns(result)
     return planner.plan
 

@@ -365,6 +365,50 @@ def test_a_step_recorded_again_reuses_its_compiled_source():
     assert _code.cache_info().misses == 1
 
 
+@pytest.mark.parametrize(
+    "output,loss,labels",
+    [
+        (None, "bce_with_logits", [0, 0, 1, 0, 1, 1, 0, 1]),  # zeros stacked beside z
+        ("sigmoid", "bce", [1, 1, 0, 1, 0, 0, 1, 0]),  # y and 1 - y, both single values
+    ],
+)
+def test_a_batch_of_one_is_never_taken_for_a_constant(output, loss, labels):
+    # A batch of one label: the loss's own constants (the zeros it stacks beside the
+    # logits, 1 - y) are single values that the first label may equal. The recording
+    # must not tie a constant to the label (nor the label to a constant).
+    (m1, o1), (m2, o2) = twins([2, 6, 1], "tanh", output, np.float64, "sgd")
+    compiled = ad.compile(make_step(m1, o1, LOSSES[loss]))
+    eager = make_step(m2, o2, LOSSES[loss])
+    rng = np.random.default_rng(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # never runs eagerly for good
+        for label in labels:
+            X, y = rng.normal(size=(1, 2)), np.array([[float(label)]])
+            l1, _ = compiled(X, y)
+            l2_, _ = eager(X, y)
+            assert_same(l1.data, l2_.data, np.float64, f"label {label}")
+            assert_models_equal(m1, m2, o1, o2, np.float64)
+    assert [v for e in compiled.entries.values() for v in e.variants]  # it did compile
+
+
+def test_arguments_of_equal_values_are_told_apart_by_a_later_call():
+    w = Tensor([1.0, 2.0], requires_grad=True, name="w")
+
+    @ad.compile
+    def step(a, b):
+        w.zero_grad()
+        loss = (w * Tensor(a) - Tensor(b)).sum()
+        loss.backward()
+        return loss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for a, b in [(1.0, 1.0), (2.0, 1.0), (3.0, -1.0), (0.5, 0.5)]:
+            got = step(np.array([a]), np.array([b])).item()
+            assert got == pytest.approx(3 * a - 2 * b) and w.grad.tolist() == [a, a]
+    assert step.recordings >= 2  # the first could not tell a from b
+
+
 def test_data_dependent_branch_takes_both_sides():
     w = Tensor([1.0, 2.0], requires_grad=True, name="w")
     twin = Tensor([1.0, 2.0], requires_grad=True, name="w")
