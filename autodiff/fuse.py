@@ -128,7 +128,8 @@ def typed_constants(plan: Plan) -> int:
             changed += 1
         k.args = tuple(args)
     if made:
-        listed = ", ".join(f"{v.name} = {plan.env[v.name].flat[0].item()!r}" for v in made.values())
+        listed = ", ".join(f"{v.name} = {np.dtype(key[1]).type(float.fromhex(key[0])).item()!r}"
+                           for key, v in made.items())  # fmt: skip
         plan.header += textwrap.wrap(
             f"numbers as arrays, made once: {listed}", 88, subsequent_indent="  "
         )

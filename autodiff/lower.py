@@ -45,10 +45,16 @@ def forward(plan: Plan, prim: Any, ins: list[Value], attrs: dict[str, Any], out:
             return v
     fn = plan.fresh_name(f"{prim.name}_forward")
     plan.env[fn] = _private(prim.forward)
-    args = ", ".join(f"{{{i}}}" for i in range(len(ins)))
-    kw = "".join(f", {k}={{{k}}}" for k in attrs)
-    return plan.expr(f"{fn}({args}{kw})", *ins, name=_name(out, prim.name), shape=out.shape,
-                     dtype=out.dtype, **attrs)  # fmt: skip
+    return plan.expr(_template(fn, len(ins), attrs), *ins, *attrs.values(),
+                     name=_name(out, prim.name), shape=out.shape, dtype=out.dtype)  # fmt: skip
+
+
+def _template(fn: str, n: int, attrs: dict[str, Any]) -> str:
+    """`fn({0}, ..., {n-1}, key={n}, ...)`: the attributes follow the inputs as positional
+    values of the template (never keywords of `Plan.expr`, such as astype's `dtype`)."""
+    args = [f"{{{i}}}" for i in range(n)]
+    args += [f"{key}={{{n + j}}}" for j, key in enumerate(attrs)]
+    return f"{fn}({', '.join(args)})"
 
 
 def vjp(
@@ -62,7 +68,6 @@ def vjp(
         if grads is not None:
             return grads
     grads: list[Value | None] = []
-    args = ", ".join(f"{{{i}}}" for i in range(len(ins) + 2))
     for i, (x, wanted) in enumerate(zip(ins, need)):
         if not wanted:
             grads.append(None)
@@ -74,9 +79,9 @@ def vjp(
             extra["index"] = i
         else:
             plan.env[fn] = _private(prim.vjp[i])
-        kw = "".join(f", {k}={{{k}}}" for k in extra)
-        grads.append(plan.expr(f"{fn}({args}{kw})", g, out, *ins, name="d_" + x.name,
-                               shape=x.shape, dtype=x.dtype, **extra))  # fmt: skip
+        grads.append(plan.expr(_template(fn, len(ins) + 2, extra), g, out, *ins,
+                               *extra.values(), name="d_" + x.name, shape=x.shape,
+                               dtype=x.dtype))  # fmt: skip
     return grads
 
 
@@ -259,9 +264,10 @@ class _Sigmoid:
 class _Clip:
     @staticmethod
     def forward(p: Plan, ins: list[Value], attrs: dict[str, Any], out: Any) -> Value:
-        # np.clip's ufunc, minus its Python wrapper
-        return p.call("_clip", ins[0], attrs["lo"], attrs["hi"], name=_name(out, "clipped"),
-                      elementwise=True)  # fmt: skip
+        # np.clip's ufunc, minus its Python wrapper (which is what reads a bound of None)
+        lo, hi = attrs["lo"], attrs["hi"]
+        fn = "np.clip" if lo is None or hi is None else "_clip"
+        return p.call(fn, ins[0], lo, hi, name=_name(out, "clipped"), elementwise=True)
 
     @staticmethod
     def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
@@ -306,8 +312,12 @@ class _Linear:
         return p.call("np.add", xw, ins[2], name=name, elementwise=True)
 
     @staticmethod
-    def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
+    def vjp(
+        p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list
+    ) -> list | None:
         x, W = ins[0], ins[1]
+        if len(x.shape) != 2:
+            return None  # the primitive's rule (one sample, or a stack of batches)
         grads: list[Any] = [None] * len(ins)
         if need[0]:
             grads[0] = _product(p, g, W, "d_" + x.name)
@@ -329,8 +339,12 @@ class _Matmul:
         return _product(p, a, b, _name(out, "mm"))
 
     @staticmethod
-    def vjp(p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list) -> list:
+    def vjp(
+        p: Plan, g: Value, out: Value, ins: list[Value], attrs: dict, need: list
+    ) -> list | None:
         a, b = ins
+        if len(a.shape) != 2 or len(b.shape) != 2:
+            return None  # the primitive's rule (vectors, stacks of matrices)
         return [
             _product(p, g, _transposed(p, b), "d_" + a.name) if need[0] else None,
             _product(p, _transposed(p, a), g, "d_" + b.name) if need[1] else None,

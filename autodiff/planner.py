@@ -317,6 +317,7 @@ class Planner:
                 continue
             if tuple(pg.shape) != tuple(t.shape):
                 raise Unsupported(f"{node.op}: gradient of shape {pg.shape} for {t.shape}")
+            pg = self._converted(pg, t._data)  # in the input's dtype, as the engine gives it
             if id(t) in grads:
                 pg = self.plan.call("np.add", grads[id(t)], pg, name="d_sum", elementwise=True)
             grads[id(t)] = pg
@@ -432,11 +433,16 @@ def make_plan(
 
 
 def _inside(x: np.ndarray, lo: Any, hi: Any, out: np.ndarray | None = None) -> np.ndarray:
-    """lo <= x <= hi, where the clip op passes its gradient."""
-    low = np.greater_equal(x, lo, out=out) if lo is not None else np.ones(x.shape, bool)
+    """lo <= x <= hi, where the clip op passes its gradient (written to `out`, if given)."""
+    if out is None:
+        out = np.empty(x.shape, bool)
+    if lo is None:
+        out.fill(True)
+    else:
+        np.greater_equal(x, lo, out=out)
     if hi is not None:
-        low &= x <= hi
-    return low
+        out &= x <= hi
+    return out
 
 
 def _filled(a: np.ndarray) -> bool:
