@@ -229,6 +229,9 @@ class Compiled:
         except Unsupported as why:
             self._eager(entry, f"{why}")
             return
+        except Exception as why:  # a plan that fails to build costs no result
+            self._eager(entry, f"it could not be planned ({type(why).__name__}: {why})")
+            return
         self._last = plan
         checks = CHECKED_REPLAYS if self.check else FIRST_REPLAYS_CHECKED
         entry.variants.insert(0, Variant(plan, run, checks))
@@ -273,6 +276,8 @@ class Compiled:
             problem = _difference(_current(state), after, replayed, result)
         except GuardFailed as why:
             problem = _left_path(variant, why)
+        except Exception as why:  # the eager run's state is put back below
+            problem = f"the replay raised {type(why).__name__}: {why}"
         _restore(state, after)
         variant.checks_left -= 1
         if problem is not None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import autodiff as ad
 import nn
-from autodiff import Tensor, lower, ops
+from autodiff import Tensor, fuse, lower, ops
 from autodiff.plan import Plan, build, preallocate, source
 from tests.autodiff.test_ops import OP_IDS, OPS
 
@@ -495,6 +495,47 @@ def test_broken_plan_without_check_runs_eagerly_with_a_warning(monkeypatch):
     for _ in range(3):
         make_step(m2, o2, nn.mse_loss)(X, y)
     assert_models_equal(m1, m2, o1, o2, np.float64)
+
+
+def test_a_plan_that_fails_to_build_runs_eagerly_naming_the_error(monkeypatch):
+    def fails(plan):
+        raise IndexError("a bug in a rewrite")
+
+    monkeypatch.setattr(fuse, "typed_constants", fails)
+    (m1, o1), (m2, o2) = twins([2, 4, 1], "tanh", None, np.float64, "sgd")
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    X, y = data(8, 2, 1, "mse", np.float64)
+    with pytest.warns(RuntimeWarning, match=r"could not be planned \(IndexError: a bug"):
+        loss, _ = compiled(X, y)  # the eager run's result is kept
+    compiled(X, y)
+    eager = make_step(m2, o2, nn.mse_loss)
+    assert_same(loss.data, eager(X, y)[0].data, np.float64)
+    eager(X, y)
+    assert_models_equal(m1, m2, o1, o2, np.float64)
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_a_replay_that_raises_is_caught_by_its_check(check, monkeypatch):
+    def raising(plan):
+        def run(*args):
+            raise ZeroDivisionError("a bug in the generated code")
+
+        return run
+
+    monkeypatch.setattr(importlib.import_module("autodiff.compile"), "build", raising)
+    (m1, o1), (m2, o2) = twins([2, 4, 1], "tanh", None, np.float64, "sgd")
+    compiled = ad.compile(check=check)(make_step(m1, o1, nn.mse_loss))
+    X, y = data(8, 2, 1, "mse", np.float64)
+    compiled(X, y)  # recorded
+    if check:
+        with pytest.raises(RuntimeError, match="the replay raised ZeroDivisionError"):
+            compiled(X, y)
+    else:
+        with pytest.warns(RuntimeWarning, match="the replay raised ZeroDivisionError"):
+            compiled(X, y)
+    eager = make_step(m2, o2, nn.mse_loss)
+    eager(X, y), eager(X, y)
+    assert_models_equal(m1, m2, o1, o2, np.float64)  # the eager run's state, kept
 
 
 def test_what_cannot_be_recorded_runs_eagerly_with_a_warning():
