@@ -111,6 +111,7 @@ class Plan:
         self.fold = True  # compute calls on constants while planning
         self.handed: list[tuple[str, Value]] = []  # (tensor's name, value given to its .grad)
         self.header: list[str] = []  # comments written at the top of the source
+        self.fused_rule = False  # a fused loss rule (same numbers up to rounding) is used
         self._names: dict[str, int] = {}
         self._used: set[str] = set()
 

@@ -40,8 +40,10 @@ class Planner:
         arg_arrays: list[np.ndarray],
         known: dict[int, str],
         seen: dict[tuple[Any, ...], np.ndarray] | None = None,
+        fuse_rules: bool = True,
     ) -> None:
         self.plan = Plan(name)
+        self.fuse_rules = FUSE and fuse_rules  # the loss rules of autodiff.fuse
         self.plan.env.update(lower.HELPERS)
         self.plan.env["_tensor"] = _tensor
         self.plan.env["_onehot"] = _onehot
@@ -281,13 +283,14 @@ class Planner:
         self.plan.section = "backward"
         grads: dict[int, Value] = {id(ev.root): self._seed(ev)}
         fused = None
-        if FUSE:
+        if self.fuse_rules:
             seed = grads[id(ev.root)]
             fused = fuse.sigmoid_bce(self, ev.root, seed) or fuse.log_softmax_nll(
                 self, ev.root, seed
             )
         if fused is not None:  # the loss's nodes get no gradient: their rules are skipped
             grads = {id(fused[0]): fused[1]}
+            self.plan.fused_rule = True
         leaves: dict[int, Tensor] = {}
         for key in self._reachable(ev.root):
             g = grads.pop(key, None)
@@ -403,15 +406,17 @@ def make_plan(
     recorder: trace.Recorder,
     result: Any,
     seen: dict[tuple[Any, ...], np.ndarray] | None = None,
+    fuse_rules: bool = True,
 ) -> Plan:
     """The plan of one recorded run; raises `Unsupported` naming what it cannot follow.
 
     `seen` carries what the matched arrays held in earlier recordings of the same
-    signature (see `Planner._unless_constant`); the planner adds to it.
+    signature (see `Planner._constant`); the planner adds to it. `fuse_rules=False`
+    keeps the engine's own rules for the losses (the eager numbers, bit for bit).
     """
     if recorder.problems:
         raise Unsupported("; ".join(recorder.problems))
-    planner = Planner(name, arg_names, arg_arrays, known, seen)
+    planner = Planner(name, arg_names, arg_arrays, known, seen, fuse_rules)
     for index, ev in enumerate(recorder.events):
         if isinstance(ev, trace.OpEvent):
             planner.op(index, ev)

@@ -538,6 +538,23 @@ def test_a_replay_that_raises_is_caught_by_its_check(check, monkeypatch):
     assert_models_equal(m1, m2, o1, o2, np.float64)  # the eager run's state, kept
 
 
+@pytest.mark.parametrize("check", [False, True])
+def test_a_fused_rule_off_by_rounding_gives_way_to_the_engines_rules(check, monkeypatch):
+    fused = fuse.sigmoid_bce
+
+    def off_by_rounding(planner_, root, g):  # a few ulps, as cancellation magnifies them
+        made = fused(planner_, root, g)
+        if made is None:
+            return None
+        return made[0], planner_.plan.call("np.multiply", made[1], 1 + 1e-9, name="off")
+
+    monkeypatch.setattr(fuse, "sigmoid_bce", off_by_rounding)
+    step = run_lockstep([3, 6, 1], "relu", "sigmoid", "bce", "momentum", np.float64,
+                        steps=6, check=check)  # fmt: skip
+    assert step.recordings == 2  # fused, then with the engine's rules
+    assert "fused" not in step.source and "np.log" in step.source
+
+
 def test_what_cannot_be_recorded_runs_eagerly_with_a_warning():
     x = Tensor([1.0, 2.0], requires_grad=True)
 
