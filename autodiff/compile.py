@@ -23,7 +23,8 @@ pure kernels nothing reads (the loss of a step that does not return it, once a f
 rule gives its gradient), `autodiff.plan.preallocate` gives each kernel a buffer made
 once, and the plan is compiled to a Python function. Before it is used, its first
 replay (the next call on the same path) runs beside the eager step, from the same state,
-and is compared with it, so a plan that does not reproduce the step is never used. Later
+and is compared with it, so a plan that does not reproduce the step is never used (one
+whose fused loss rule is off by rounding is planned again with the engine's rules). Later
 calls with the same signature run the generated function: no Tensors, no graph.
 
 The signature is the shapes and dtypes of array and Tensor arguments, the values of
