@@ -32,8 +32,9 @@ number, string and None arguments, and the `__compile_key__()` of every object t
 function can reach (its arguments, closure cells and the globals it names). A decision
 on data is a guard, checked on every replay; when one fails, the call runs eagerly and
 records that path too. What a plan cannot follow (`create_graph=True`, `ad.grad`,
-reading `.data` of a computed tensor, an op with no lowering, an array made outside the
-engine) makes the call run eagerly, with a warning naming it. Python side effects other
+reading `.data` of a computed tensor, a write to a tensor's data other than by an
+effect such as `opt.step()`, an array made outside the engine) makes the call run
+eagerly, with a warning naming it. Python side effects other
 than these (appending to a list, printing) happen when recording only, as with any
 tracing compiler.
 

@@ -95,6 +95,7 @@ class Recorder:
     problems: list[str] = field(default_factory=list)  # why the run cannot be replayed
     keep: list[Any] = field(default_factory=list)  # keeps recorded arrays alive (stable ids)
     computed: set[int] = field(default_factory=set)  # ids of the tensors the ops made
+    written: set[int] = field(default_factory=set)  # ids of the tensors written to
 
     def guard(self, guard: Guard) -> None:
         self.guards.append(guard)
@@ -168,7 +169,7 @@ def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
 
 def _install() -> None:
     import autodiff
-    from autodiff import engine
+    from autodiff import engine, versions
     from autodiff.tensor import Tensor
 
     with _LOCK:
@@ -178,6 +179,8 @@ def _install() -> None:
         for name in ("backward", "item", "__float__", "__bool__", "data", "zero_grad"):
             _SAVED[name] = Tensor.__dict__[name]
         _SAVED["grad"] = engine.grad
+        _SAVED["bump"] = versions.bump
+        versions.bump = _bumped
         wrappers = _wrappers(Tensor, _SAVED, engine)
         for name, fn in wrappers.items():
             if name == "grad":
@@ -188,7 +191,7 @@ def _install() -> None:
 
 def _uninstall() -> None:
     import autodiff
-    from autodiff import engine
+    from autodiff import engine, versions
     from autodiff.tensor import Tensor
 
     with _LOCK:
@@ -198,6 +201,8 @@ def _uninstall() -> None:
         for name, fn in _SAVED.items():
             if name == "grad":
                 engine.grad = autodiff.grad = fn
+            elif name == "bump":
+                versions.bump = fn
             else:
                 setattr(Tensor, name, fn)
         _SAVED.clear()
@@ -230,7 +235,22 @@ def write(prim: Any, tensor: Any) -> None:
     """Called by `apply` for an in-place operator (`t += v`)."""
     rec = STATE.recorder
     if rec is not None:
+        rec.written.add(id(tensor))
         rec.problem(f"an in-place {prim.name} into {_label(tensor)} inside the step")
+
+
+def _bumped(tensor: Any) -> None:
+    """Any other write to a tensor's data while a step records (`p.data -= ...`,
+    `p.data = ...`): a plan follows parameters that change in an optimizer's `step()`
+    (which runs unrecorded), not writes by hand."""
+    rec = STATE.recorder
+    if rec is not None and id(tensor) not in rec.written:
+        rec.written.add(id(tensor))
+        rec.problem(
+            f"a write to the data of {_label(tensor)} inside the step (update parameters "
+            "with an optimizer's step(), or by hand outside the compiled step)"
+        )
+    _SAVED["bump"](tensor)
 
 
 def backward(root: Any, seed: Any, create_graph: bool = False) -> None:

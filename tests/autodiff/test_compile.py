@@ -577,6 +577,46 @@ def test_what_cannot_be_recorded_runs_eagerly_with_a_warning():
     assert peeks(np.full(2, 2.0)) == 6.0
 
 
+@pytest.mark.parametrize(
+    "update,message",
+    [
+        ("isub", r"an in-place sub into 'W'"),
+        ("data_isub", r"a write to the data of 'W' inside the step"),
+        ("data_assign", r"a write to the data of 'W' inside the step"),
+    ],
+)
+def test_an_update_by_hand_inside_the_step_runs_eagerly_naming_it(update, message):
+    def make():
+        return Tensor(np.arange(6.0).reshape(3, 2) / 10, requires_grad=True, name="W")
+
+    def step_of(W):
+        def step(X):
+            W.zero_grad()
+            loss = ((X @ W) ** 2).mean()
+            loss.backward()
+            if update == "isub":
+                with ad.no_grad():
+                    W.__isub__(0.1 * W.grad)
+            elif update == "data_isub":
+                W.data -= 0.1 * W.grad
+            else:
+                W.data = W.data - 0.1 * W.grad
+            return loss
+
+        return step
+
+    W1, W2 = make(), make()
+    compiled, eager = ad.compile(step_of(W1)), step_of(W2)
+    X = np.ones((4, 3))
+    with pytest.warns(RuntimeWarning, match=message):
+        compiled(X)
+    for _ in range(3):
+        compiled(X)
+    for _ in range(4):
+        eager(X)
+    np.testing.assert_array_equal(W1.data, W2.data)
+
+
 def test_wrong_shapes_and_dtypes_give_the_eager_errors():
     model = nn.MLP([3, 4, 1], seed=0)
     opt = nn.optim.SGD(model.parameters(), lr=0.1)
