@@ -30,8 +30,9 @@ calls with the same signature run the generated function: no Tensors, no graph.
 The signature is the shapes and dtypes of array and Tensor arguments, the values of
 number, string and None arguments, and the `__compile_key__()` of every object the
 function can reach (its arguments, closure cells and the globals it names). A decision
-on data is a guard, checked on every replay; when one fails, the call runs eagerly and
-records that path too. What a plan cannot follow (`create_graph=True`, `ad.grad`,
+on data (`if loss.item() > 1:`, `if loss > 1:`, on a parameter's value too) is a guard,
+checked on every replay; when one fails, the call runs eagerly and records that path
+too. Booleans from comparing a tensor of several elements cannot be followed. What a plan cannot follow (`create_graph=True`, `ad.grad`,
 reading `.data` of a computed tensor, a write to a tensor's data other than by an
 effect such as `opt.step()`, an array made outside the engine) makes the call run
 eagerly, with a warning naming it. Python side effects other

@@ -264,8 +264,8 @@ class Planner:
         self.effects.append(ev.method)
 
     def guard(self, g: trace.Guard) -> None:
-        if id(g.tensor) not in self.values:
-            raise Unsupported(f"a decision on a value the step did not compute ({g.describe})")
+        if id(g.tensor) not in self.values:  # a leaf: a parameter, an input
+            self.value_of(g.tensor, f"a decision ({g.describe})")
         if any(e not in IDEMPOTENT for e in self.effects):
             raise Unsupported(
                 f"a decision ({g.describe}) after the step changed state ({self.effects[-1]})"

@@ -162,9 +162,42 @@ def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
         grad_call(bool(kwargs.get("create_graph", False)))
         return saved["grad"](*args, **kwargs)
 
+    def comparison(name: str) -> Callable[..., Any]:
+        def compare(self: Any, other: Any) -> Any:
+            result = saved[name](self, other)
+            if STATE.recorder is not None:
+                compared(self, name, other, result)
+            return result
+
+        return compare
+
     return {"backward": backward_, "item": item_, "__float__": float_, "__bool__": bool_,
             "data": property(data_, saved["data"].fset, doc=saved["data"].__doc__),
-            "zero_grad": zero_grad_, "grad": grad_}  # fmt: skip
+            "zero_grad": zero_grad_, "grad": grad_,
+            **{name: comparison(name) for name in COMPARISONS}}  # fmt: skip
+
+
+# A comparison of a tensor gives numpy booleans (not a tensor): Python decides on them.
+COMPARISONS = {"__lt__": (np.less, "<"), "__le__": (np.less_equal, "<="),
+               "__gt__": (np.greater, ">"), "__ge__": (np.greater_equal, ">="),
+               "__eq__": (np.equal, "=="), "__ne__": (np.not_equal, "!=")}  # fmt: skip
+
+
+def compared(tensor: Any, name: str, other: Any, result: Any) -> None:
+    """A comparison while a step records: against a number, a one-element tensor's is a
+    guard (`if loss > 1:` decides as `if loss.item() > 1:` does); any other comparison
+    gives booleans the plan cannot follow."""
+    rec = STATE.recorder
+    fn, symbol = COMPARISONS[name]
+    if np.size(result) == 1 and type(other) in (int, float, bool):
+        describe = f"{_label(tensor)} {symbol} {other!r}"
+        rec.guard(Guard(tensor, describe, lambda v: bool(fn(v, other)), bool(result)))
+        return
+    rec.problem(
+        f"comparing {_label(tensor)} ({symbol}) inside the step: the booleans it gives "
+        "cannot be followed (for a decision on one value, compare with a number or use "
+        ".item())"
+    )
 
 
 def _install() -> None:
@@ -176,7 +209,8 @@ def _install() -> None:
         RECORDING[0] += 1
         if RECORDING[0] > 1:
             return
-        for name in ("backward", "item", "__float__", "__bool__", "data", "zero_grad"):
+        for name in ("backward", "item", "__float__", "__bool__", "data", "zero_grad",
+                     *COMPARISONS):  # fmt: skip
             _SAVED[name] = Tensor.__dict__[name]
         _SAVED["grad"] = engine.grad
         _SAVED["bump"] = versions.bump
@@ -290,17 +324,22 @@ def read(tensor: Any, how: str) -> Any:
     comparisons become guards; None to let the engine return the plain value.
     """
     rec = STATE.recorder
-    # Leaves (parameters, inputs) are not data-dependent decisions. A value computed
-    # under no_grad has no `op` but was recorded all the same (a loss's range check).
-    if rec is None or (not getattr(tensor, "op", "") and id(tensor) not in rec.computed):
+    if rec is None:
         return None
     data = tensor._data
+    # A decision may be on any tensor, a leaf too: a parameter's value changes between
+    # calls (`if w.item() > 0:`) and so does an input's.
     if how in ("item", "float"):
-        return TracedFloat(float(data), tensor)
+        return TracedFloat(float(data.item()), tensor)  # the saved method ran: one element
     if how == "bool":
         outcome = bool(data)
         rec.guard(Guard(tensor, f"bool({_label(tensor)})", bool, outcome))
         return outcome
+    # A leaf's array may be looked at (a layer checks that its input is finite); a
+    # computed one is the step's own data, which Python code cannot be followed through.
+    # A value computed under no_grad has no `op` but was recorded all the same.
+    if not getattr(tensor, "op", "") and id(tensor) not in rec.computed:
+        return None
     rec.problem(
         f"reading .{how} of {_label(tensor)} inside the step (a compiled step cannot "
         "follow Python code that looks at arrays; use .item() for a scalar decision, "
@@ -356,7 +395,7 @@ class TracedFloat(float):
                 Guard(
                     self._tensor,
                     f"{_label(self._tensor)} {name} {other!r}",
-                    lambda a, fn=fn, other=other, test=test: test(fn(float(a)), other),
+                    lambda a, fn=fn, other=other, test=test: test(fn(float(a.item())), other),
                     outcome,
                 )
             )

@@ -436,6 +436,67 @@ def test_data_dependent_branch_takes_both_sides():
     assert "> 1" in compiled.source
 
 
+def test_a_decision_on_a_parameter_is_guarded():
+    # The parameter's value changes from call to call (its sign flips below): a
+    # decision on it is data-dependent like any other.
+    w = Tensor([1.0], requires_grad=True, name="w")
+    opt = nn.optim.SGD([w], lr=0.1)
+
+    @ad.compile
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        if w.item() > 0:
+            loss = loss * 10
+        loss.backward()
+        opt.step()
+        return loss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in [0.3, 0.4, 0.5, 0.6, -3.0, -3.0, -3.0, 0.5, 0.5]:
+            before = w.item()
+            expected = before * x * 10 if before > 0 else before * x
+            assert step(np.array([x])).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_comparing_a_tensor_with_a_number_is_a_guard():
+    w = Tensor([1.0], requires_grad=True, name="w")
+
+    @ad.compile
+    def step(x):
+        w.zero_grad()
+        loss = (w * x).sum()
+        if loss > 1:  # a numpy boolean: Python decides on it, as on loss.item() > 1
+            loss = loss * 10
+        loss.backward()
+        return loss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in [2.0, 0.5, 0.5, 3.0, 0.1, 4.0]:
+            assert step(np.array([x])).item() == pytest.approx(x * 10 if x > 1 else x)
+            assert w.grad.tolist() == [10 * x if x > 1 else x]
+
+
+def test_booleans_from_comparing_arrays_run_the_step_eagerly():
+    w = Tensor([1.0, -2.0], requires_grad=True, name="w")
+
+    @ad.compile
+    def step(x):
+        w.zero_grad()
+        h = w * x
+        if (h > 0).all():  # Python looking at booleans of an array: cannot be followed
+            h = h * 2
+        loss = h.sum()
+        loss.backward()
+        return loss
+
+    with pytest.warns(RuntimeWarning, match=r"comparing .* \(>\) inside the step"):
+        assert step(np.array([1.0, -1.0])).item() == 6.0
+    assert step(np.array([1.0, 1.0])).item() == -1.0
+
+
 def test_a_decision_on_a_value_computed_under_no_grad_is_guarded():
     w = Tensor([1.0, 2.0], requires_grad=True, name="w")
 
