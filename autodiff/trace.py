@@ -153,6 +153,10 @@ def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
         read(self, "data")
         return saved["data"].fget(self)
 
+    def array_(self: Any, *args: Any, **kwargs: Any) -> Any:
+        looked_at(self, "the values (np.asarray, a numpy function) of")
+        return saved["__array__"](self, *args, **kwargs)
+
     def zero_grad_(self: Any) -> None:
         if STATE.recorder is not None:
             call(self, "zero_grad")
@@ -162,25 +166,26 @@ def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
         grad_call(bool(kwargs.get("create_graph", False)))
         return saved["grad"](*args, **kwargs)
 
-    def comparison(name: str) -> Callable[..., Any]:
-        def compare(self: Any, other: Any) -> Any:
-            result = saved[name](self, other)
-            if STATE.recorder is not None:
-                compared(self, name, other, result)
-            return result
-
-        return compare
-
     return {"backward": backward_, "item": item_, "__float__": float_, "__bool__": bool_,
             "data": property(data_, saved["data"].fset, doc=saved["data"].__doc__),
-            "zero_grad": zero_grad_, "grad": grad_,
-            **{name: comparison(name) for name in COMPARISONS}}  # fmt: skip
+            "zero_grad": zero_grad_, "grad": grad_, "__array__": array_,
+            **{name: _comparison(name, saved) for name in COMPARISONS}}  # fmt: skip
 
 
 # A comparison of a tensor gives numpy booleans (not a tensor): Python decides on them.
 COMPARISONS = {"__lt__": (np.less, "<"), "__le__": (np.less_equal, "<="),
                "__gt__": (np.greater, ">"), "__ge__": (np.greater_equal, ">="),
                "__eq__": (np.equal, "=="), "__ne__": (np.not_equal, "!=")}  # fmt: skip
+
+
+def _comparison(name: str, saved: dict[str, Any]) -> Callable[..., Any]:
+    def compare(self: Any, other: Any) -> Any:
+        result = saved[name](self, other)
+        if STATE.recorder is not None:
+            compared(self, name, other, result)
+        return result
+
+    return compare
 
 
 def compared(tensor: Any, name: str, other: Any, result: Any) -> None:
@@ -210,7 +215,7 @@ def _install() -> None:
         if RECORDING[0] > 1:
             return
         for name in ("backward", "item", "__float__", "__bool__", "data", "zero_grad",
-                     *COMPARISONS):  # fmt: skip
+                     "__array__", *COMPARISONS):  # fmt: skip
             _SAVED[name] = Tensor.__dict__[name]
         _SAVED["grad"] = engine.grad
         _SAVED["bump"] = versions.bump
@@ -335,17 +340,26 @@ def read(tensor: Any, how: str) -> Any:
         outcome = bool(data)
         rec.guard(Guard(tensor, f"bool({_label(tensor)})", bool, outcome))
         return outcome
-    # A leaf's array may be looked at (a layer checks that its input is finite); a
-    # computed one is the step's own data, which Python code cannot be followed through.
-    # A value computed under no_grad has no `op` but was recorded all the same.
-    if not getattr(tensor, "op", "") and id(tensor) not in rec.computed:
-        return None
-    rec.problem(
-        f"reading .{how} of {_label(tensor)} inside the step (a compiled step cannot "
-        "follow Python code that looks at arrays; use .item() for a scalar decision, "
-        "or read the value after the call)"
-    )
+    looked_at(tensor, f"reading .{how} of")
     return None
+
+
+def looked_at(tensor: Any, how: str) -> None:
+    """Python code sees a tensor's values (`.data`, `np.asarray(t)`, numpy's read-only
+    functions such as `np.isnan(t)`): while a step records, a problem unless the tensor
+    is an input (a layer may check that its input is finite). What the step computes,
+    and parameters, change from call to call: code looking at them cannot be followed."""
+    rec = STATE.recorder
+    if rec is None:
+        return
+    # A value computed under no_grad has no `op` but was recorded all the same.
+    computed = getattr(tensor, "op", "") or id(tensor) in rec.computed
+    if computed or tensor.requires_grad:
+        rec.problem(
+            f"{how} {_label(tensor)} inside the step (a compiled step cannot follow "
+            "Python code that looks at arrays; use .item() for a scalar decision, or "
+            "read the value after the call)"
+        )
 
 
 def fresh(fn: Callable[..., np.ndarray], *args: Any) -> np.ndarray:

@@ -497,6 +497,45 @@ def test_booleans_from_comparing_arrays_run_the_step_eagerly():
     assert step(np.array([1.0, 1.0])).item() == -1.0
 
 
+@pytest.mark.parametrize(
+    "looks",
+    [
+        lambda loss, w: np.asarray(loss) > 1,
+        lambda loss, w: np.greater(loss, 1),
+        lambda loss, w: bool(np.isfinite(loss)) and float(np.asarray(loss)) > 1,
+        lambda loss, w: w.data.sum() > 0,  # a parameter's values change between calls
+    ],
+    ids=["asarray", "np.greater", "np.isfinite", "parameter .data"],
+)
+def test_python_looking_at_values_runs_the_step_eagerly(looks):
+    w = Tensor([1.0], requires_grad=True, name="w")
+    opt = nn.optim.SGD([w], lr=1.0)
+
+    @ad.compile
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        if looks(loss, w):
+            loss = loss * 10
+        loss.backward()
+        opt.step()
+        return loss
+
+    twin = Tensor([1.0], requires_grad=True)
+    twin_opt = nn.optim.SGD([twin], lr=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for x in [2.0, 0.5, 3.0, -1.0, 4.0]:
+            got = step(np.array([x]))
+            twin_opt.zero_grad()
+            want = (twin * np.array([x])).sum()
+            want = want * 10 if looks(want, twin) else want
+            want.backward()
+            twin_opt.step()
+            assert got.item() == want.item()
+    assert any("inside the step" in str(w.message) for w in caught)
+
+
 def test_a_decision_on_a_value_computed_under_no_grad_is_guarded():
     w = Tensor([1.0, 2.0], requires_grad=True, name="w")
 
