@@ -33,10 +33,10 @@ function can reach (its arguments, closure cells and the globals it names). A de
 on data (`if loss.item() > 1:`, `if loss > 1:`, on a parameter's value too) is a guard,
 checked on every replay; when one fails, the call runs eagerly and records that path
 too. What a plan cannot follow (`create_graph=True`, `ad.grad`, Python code looking at
-the values of a computed tensor or a parameter: `.data`, `np.asarray`, the booleans of
-comparing an array; a write to a tensor's data other than by an effect such as
-`opt.step()`; an array made outside the engine) makes the call run eagerly, with a
-warning naming it. Python side effects other than these (appending to a list,
+the values of a computed tensor, a parameter or a gradient: `.data`, `.grad`,
+`np.asarray`, the booleans of comparing an array; a write to a tensor's data or `.grad`
+other than by an effect such as `opt.step()` or `t.grad = None`; an array made outside
+the engine) makes the call run eagerly, with a warning naming it. Python side effects other than these (appending to a list,
 printing) happen when recording only, as with any tracing compiler.
 
 The protocol objects implement (autodiff never names them; `nn` modules and optimizers do):

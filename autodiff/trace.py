@@ -133,7 +133,8 @@ _SAVED: dict[str, Any] = {}
 def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
     def backward_(self: Any, grad: Any = None, *, retain_graph: bool = False) -> None:
         backward(self, grad)
-        saved["backward"](self, grad, retain_graph=retain_graph)
+        with paused():  # the engine's own writes of `.grad`
+            saved["backward"](self, grad, retain_graph=retain_graph)
 
     def item_(self: Any) -> float:
         value = saved["item"](self)
@@ -160,7 +161,8 @@ def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
     def zero_grad_(self: Any) -> None:
         if STATE.recorder is not None:
             call(self, "zero_grad")
-        saved["zero_grad"](self)
+        with paused():
+            saved["zero_grad"](self)
 
     def grad_(*args: Any, **kwargs: Any) -> Any:
         grad_call(bool(kwargs.get("create_graph", False)))
@@ -176,6 +178,34 @@ def _wrappers(T: Any, saved: dict[str, Any], engine: Any) -> dict[str, Any]:
 COMPARISONS = {"__lt__": (np.less, "<"), "__le__": (np.less_equal, "<="),
                "__gt__": (np.greater, ">"), "__ge__": (np.greater_equal, ">="),
                "__eq__": (np.equal, "=="), "__ne__": (np.not_equal, "!=")}  # fmt: skip
+
+
+def _grad_get(self: Any) -> Any:
+    """`t.grad` while a step records: Python code on gradients cannot be followed."""
+    rec = STATE.recorder
+    if rec is not None:
+        rec.problem(
+            f"reading .grad of {_label(self)} inside the step (a compiled step cannot follow "
+            "Python code on gradients: change them in an optimizer, or read them after the "
+            "call)"
+        )
+    return _SAVED["grad slot"].__get__(self, type(self))
+
+
+def _grad_set(self: Any, value: Any) -> None:
+    """`t.grad = None` is `t.zero_grad()`; any other assignment cannot be followed."""
+    rec = STATE.recorder
+    slot = _SAVED["grad slot"]
+    try:
+        slot.__get__(self, type(self))
+    except AttributeError:  # a tensor being made: its slots are set for the first time
+        rec = None
+    if rec is not None and id(self) not in rec.computed:
+        if value is None:
+            call(self, "zero_grad")
+        else:
+            rec.problem(f"assigning .grad of {_label(self)} inside the step")
+    slot.__set__(self, value)
 
 
 def _comparison(name: str, saved: dict[str, Any]) -> Callable[..., Any]:
@@ -220,6 +250,8 @@ def _install() -> None:
         _SAVED["grad"] = engine.grad
         _SAVED["bump"] = versions.bump
         versions.bump = _bumped
+        _SAVED["grad slot"] = Tensor.__dict__["grad"]
+        Tensor.grad = property(_grad_get, _grad_set, doc=Tensor.__dict__["grad"].__doc__)
         wrappers = _wrappers(Tensor, _SAVED, engine)
         for name, fn in wrappers.items():
             if name == "grad":
@@ -242,6 +274,8 @@ def _uninstall() -> None:
                 engine.grad = autodiff.grad = fn
             elif name == "bump":
                 versions.bump = fn
+            elif name == "grad slot":
+                Tensor.grad = fn
             else:
                 setattr(Tensor, name, fn)
         _SAVED.clear()
