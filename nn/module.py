@@ -140,12 +140,18 @@ class Module:
     __compile_effects__ = ("zero_grad",)
 
     def __compile_key__(self) -> tuple[bool, ...]:
-        # The sub-module list is read once: a compiled step follows the model's structure
-        # as it was recorded (as any tracing compiler does), and only its modes change.
-        modules = _COMPILE_MODULES.get(self)
-        if modules is None:
-            modules = _COMPILE_MODULES[self] = [m for _, m in self.named_modules()]
-        return tuple([m.training for m in modules])
+        # The sub-modules and their tensors are listed once: a compiled step follows the
+        # model's structure as it was recorded (as any tracing compiler does); what may
+        # change is each module's mode and which tensors require grad (a frozen layer).
+        listed = _COMPILE_MODULES.get(self)
+        if listed is None:
+            modules = [m for _, m in self.named_modules()]
+            tensors = [t for m in modules for key, value in vars(m).items()
+                       if not isinstance(value, Module)
+                       for _, t in _found(value, key, Tensor)]  # fmt: skip
+            listed = _COMPILE_MODULES[self] = (modules, tensors)
+        modules, tensors = listed
+        return tuple([m.training for m in modules] + [t.requires_grad for t in tensors])
 
     def __compile_state__(self) -> dict[str, Any]:
         state: dict[str, Any] = dict(self.named_parameters())
@@ -332,7 +338,9 @@ def _walk_modules(module: Module, path: str, seen: set[int]) -> Iterator[tuple[s
             yield from _walk_modules(child, where, seen)
 
 
-_COMPILE_MODULES: weakref.WeakKeyDictionary[Module, list[Module]] = weakref.WeakKeyDictionary()
+_COMPILE_MODULES: weakref.WeakKeyDictionary[Module, tuple[list[Module], list[Tensor]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _walk_tensors(value: Any, path: str, seen: set[int]) -> Iterator[tuple[str, Tensor]]:

@@ -341,6 +341,20 @@ def test_train_eval_switch_and_learning_rate_change_record_anew():
     assert compiled.recordings == 4  # train, eval, then both again with the new lr
 
 
+def test_freezing_a_parameter_records_anew():
+    (m1, o1), (m2, o2) = twins([3, 4, 1], "tanh", None, np.float64, "momentum")
+    compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
+    eager = make_step(m2, o2, nn.mse_loss)
+    for i in range(8):
+        if i in (3, 6):  # frozen, then trained again
+            for m in (m1, m2):
+                m.layers[0].W.requires_grad = i == 6
+        X, y = data(8, 3, 1, "mse", np.float64, seed=i)
+        assert_same(compiled(X, y)[0].data, eager(X, y)[0].data, np.float64)
+        assert_models_equal(m1, m2, o1, o2, np.float64)
+    assert compiled.recordings == 2  # the first recording serves again once unfrozen
+
+
 def test_a_step_recorded_again_reuses_its_compiled_source():
     from autodiff.plan import _code
 
