@@ -450,22 +450,27 @@ def test_data_dependent_branch_takes_both_sides():
     assert "> 1" in compiled.source
 
 
-def test_a_decision_on_a_parameter_is_guarded():
-    # The parameter's value changes from call to call (its sign flips below): a
-    # decision on it is data-dependent like any other.
-    w = Tensor([1.0], requires_grad=True, name="w")
-    opt = nn.optim.SGD([w], lr=0.1)
+def _step_deciding(w, opt, decide):
+    """A step whose loss is ten times larger where `decide(loss, w)` holds."""
 
-    @ad.compile
     def step(x):
         opt.zero_grad()
         loss = (w * x).sum()
-        if w.item() > 0:
+        if decide(loss, w):
             loss = loss * 10
         loss.backward()
         opt.step()
         return loss
 
+    return step
+
+
+def test_a_decision_on_a_parameter_is_guarded():
+    # The parameter's value changes from call to call (its sign flips below): a
+    # decision on it is data-dependent like any other.
+    w = Tensor([1.0], requires_grad=True, name="w")
+    opt = nn.optim.SGD([w], lr=0.1)
+    step = ad.compile(_step_deciding(w, opt, lambda loss, w: w.item() > 0))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for x in [0.3, 0.4, 0.5, 0.6, -3.0, -3.0, -3.0, 0.5, 0.5]:
@@ -522,31 +527,13 @@ def test_booleans_from_comparing_arrays_run_the_step_eagerly():
     ids=["asarray", "np.greater", "np.isfinite", "parameter .data"],
 )
 def test_python_looking_at_values_runs_the_step_eagerly(looks):
-    w = Tensor([1.0], requires_grad=True, name="w")
-    opt = nn.optim.SGD([w], lr=1.0)
-
-    @ad.compile
-    def step(x):
-        opt.zero_grad()
-        loss = (w * x).sum()
-        if looks(loss, w):
-            loss = loss * 10
-        loss.backward()
-        opt.step()
-        return loss
-
-    twin = Tensor([1.0], requires_grad=True)
-    twin_opt = nn.optim.SGD([twin], lr=1.0)
+    w, twin = Tensor([1.0], requires_grad=True, name="w"), Tensor([1.0], requires_grad=True)
+    step = ad.compile(_step_deciding(w, nn.optim.SGD([w], lr=1.0), looks))
+    eager = _step_deciding(twin, nn.optim.SGD([twin], lr=1.0), looks)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for x in [2.0, 0.5, 3.0, -1.0, 4.0]:
-            got = step(np.array([x]))
-            twin_opt.zero_grad()
-            want = (twin * np.array([x])).sum()
-            want = want * 10 if looks(want, twin) else want
-            want.backward()
-            twin_opt.step()
-            assert got.item() == want.item()
+            assert step(np.array([x])).item() == eager(np.array([x])).item()
     assert any("inside the step" in str(w.message) for w in caught)
 
 
