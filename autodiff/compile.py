@@ -35,9 +35,10 @@ checked on every replay; when one fails, the call runs eagerly and records that 
 too. What a plan cannot follow (`create_graph=True`, `ad.grad`, Python code looking at
 the values of a computed tensor, a parameter or a gradient: `.data`, `.grad`,
 `np.asarray`, the booleans of comparing an array; a write to a tensor's data or `.grad`
-other than by an effect such as `opt.step()` or `t.grad = None`; an array made outside
-the engine) makes the call run eagerly, with a warning naming it. Python side effects other than these (appending to a list,
-printing) happen when recording only, as with any tracing compiler.
+other than by an effect such as `opt.step()`; an array made outside the engine) makes
+the call run eagerly, with a warning naming it. Python side effects other than these
+(appending to a list, printing) happen when recording only, as with any tracing
+compiler.
 
 The protocol objects implement (autodiff never names them; `nn` modules and optimizers do):
 

@@ -733,24 +733,25 @@ def test_wrong_shapes_and_dtypes_give_the_eager_errors():
         step(X, np.ones((5, 3)))
 
 
-def test_a_grad_reset_by_assignment_is_replayed_as_zero_grad():
+def test_a_grad_reset_by_assignment_is_caught_by_the_first_replay():
     w, twin = Tensor([1.0, 2.0], requires_grad=True), Tensor([1.0, 2.0], requires_grad=True)
 
     def make(w):
         def step(x):
-            w.grad = None  # as w.zero_grad(): the replay resets it too
+            w.grad = None  # not a recorded call: the plan alone would accumulate
             (w * x).sum().backward()
 
         return step
 
     compiled, eager = ad.compile(make(w)), make(twin)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        for i in range(5):
+    with pytest.warns(RuntimeWarning, match="did not reproduce"):
+        for i in range(3):
             compiled(np.array([1.0, float(i)]))
             eager(np.array([1.0, float(i)]))
             np.testing.assert_array_equal(w.grad, twin.grad)
-    assert compiled.recordings == 1
+    compiled(np.array([1.0, 5.0]))
+    eager(np.array([1.0, 5.0]))
+    np.testing.assert_array_equal(w.grad, twin.grad)
 
 
 def test_python_code_on_gradients_runs_the_step_eagerly():
