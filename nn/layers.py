@@ -83,10 +83,12 @@ class Dense(Module):
         x = x if isinstance(x, Tensor) else Tensor(x)  # a private copy of a numpy batch
         if x.shape[-1:] != self._in_shape:
             raise self._shape_error(x.shape)
-        data = np.asarray(x.data)  # a plain view: its sum skips the version-counting layer
         # A finite sum means every element is finite (NaN and inf propagate): one pass and
         # no temporary array; only an overflowing or non-finite sum needs the full check.
-        if not np.isfinite(data.sum()) and not np.isfinite(data).all():
+        # The sum is an engine op read with .item(), not numpy on `.data`: inside
+        # ad.compile a forward under no_grad (whose hidden inputs have no op) stays
+        # compiled, and the plan drops the unused sum.
+        if not np.isfinite(x.sum().item()) and not np.isfinite(data := x.numpy()).all():
             bad = np.argwhere(~np.isfinite(data))[0].tolist()
             raise ValueError(
                 f"{self._where()}: the input holds non-finite values (first at index "

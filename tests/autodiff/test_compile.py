@@ -341,6 +341,27 @@ def test_train_eval_switch_and_learning_rate_change_record_anew():
     assert compiled.recordings == 4  # train, eval, then both again with the new lr
 
 
+def test_an_evaluation_under_no_grad_compiles():
+    # Under no_grad the hidden layers' inputs have no op: each Dense checks them as
+    # outside inputs, which must not make the step run eagerly.
+    model = nn.MLP([3, 6, 5, 2], activation="relu", dropout=0.2, seed=0).eval()
+
+    @ad.compile
+    def evaluate(X, y):
+        with ad.no_grad():
+            return nn.cross_entropy(model(X), y)
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(4):
+            X, y = rng.normal(size=(10, 3)), rng.integers(0, 2, size=10)
+            with ad.no_grad():
+                want = nn.cross_entropy(model(X), y)
+            assert_same(evaluate(X, y).data, want.data, np.float64)
+    assert evaluate.recordings == 1 and "np.matmul" in evaluate.source
+
+
 def test_freezing_a_parameter_records_anew():
     (m1, o1), (m2, o2) = twins([3, 4, 1], "tanh", None, np.float64, "momentum")
     compiled = ad.compile(make_step(m1, o1, nn.mse_loss))
