@@ -18,6 +18,7 @@ that a replay draws anew instead of reusing the recorded draw:
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -471,27 +472,89 @@ class TracedFloat(float):
         fn = self._fn
         return TracedFloat(f(float(self)), self._tensor, lambda v: f(fn(v)))
 
+    def _with(self, o: Any, f: Callable[[float, Any], float]) -> Any:
+        """`f(self, o)` for a number `o`, remembered; with another traced value (two
+        tensors in one decision) the recording cannot follow it."""
+        if isinstance(o, TracedFloat):
+            _unfollowed(self, "combining")
+            return f(float(self), float(o))
+        if isinstance(o, (int, float)):
+            return self._derive(lambda v: f(v, o))
+        return NotImplemented
+
     def __add__(self, o: Any) -> Any:
-        return self._derive(lambda v: v + o) if isinstance(o, (int, float)) else NotImplemented
+        return self._with(o, lambda v, o: v + o)
 
     __radd__ = __add__
 
     def __mul__(self, o: Any) -> Any:
-        return self._derive(lambda v: v * o) if isinstance(o, (int, float)) else NotImplemented
+        return self._with(o, lambda v, o: v * o)
 
     __rmul__ = __mul__
 
     def __sub__(self, o: Any) -> Any:
-        return self._derive(lambda v: v - o) if isinstance(o, (int, float)) else NotImplemented
+        return self._with(o, lambda v, o: v - o)
 
     def __rsub__(self, o: Any) -> Any:
-        return self._derive(lambda v: o - v) if isinstance(o, (int, float)) else NotImplemented
+        return self._with(o, lambda v, o: o - v)
 
     def __truediv__(self, o: Any) -> Any:
-        return self._derive(lambda v: v / o) if isinstance(o, (int, float)) else NotImplemented
+        return self._with(o, lambda v, o: v / o)
+
+    def __rtruediv__(self, o: Any) -> Any:
+        return self._with(o, lambda v, o: o / v)
+
+    def __pow__(self, o: Any) -> Any:
+        return self._with(o, lambda v, o: v**o)
+
+    def __rpow__(self, o: Any) -> Any:
+        return self._with(o, lambda v, o: o**v)
 
     def __neg__(self) -> Any:
         return self._derive(lambda v: -v)
 
+    def __pos__(self) -> Any:
+        return self
+
     def __abs__(self) -> Any:
         return self._derive(abs)
+
+    # To an integer: a plain int, which no guard follows (`range(int(loss.item()))`).
+    def __int__(self) -> int:
+        _unfollowed(self, "int() of")
+        return int(float(self))
+
+    def __round__(self, ndigits: Any = None) -> Any:
+        _unfollowed(self, "round() of")
+        return round(float(self), ndigits)
+
+    def __floor__(self) -> int:
+        _unfollowed(self, "math.floor() of")
+        return math.floor(float(self))
+
+    def __ceil__(self) -> int:
+        _unfollowed(self, "math.ceil() of")
+        return math.ceil(float(self))
+
+    def __trunc__(self) -> int:
+        _unfollowed(self, "math.trunc() of")
+        return math.trunc(float(self))
+
+    def __floordiv__(self, o: Any) -> Any:
+        _unfollowed(self, "// of")
+        return float(self) // o
+
+    def __mod__(self, o: Any) -> Any:
+        _unfollowed(self, "% of")
+        return float(self) % o
+
+
+def _unfollowed(value: TracedFloat, how: str) -> None:
+    rec = STATE.recorder
+    if rec is not None:
+        other = " with another" if how == "combining" else ""
+        rec.problem(
+            f"{how} a value read with .item() from {_label(value._tensor)}{other} inside "
+            "the step (a decision on it cannot be followed; compare the value itself, or "
+            "arithmetic of it with numbers, with a number)"
+        )

@@ -519,6 +519,29 @@ def test_comparing_a_tensor_with_a_number_is_a_guard():
             assert w.grad.tolist() == [10 * x if x > 1 else x]
 
 
+@pytest.mark.parametrize(
+    "decide,followed",
+    [
+        (lambda loss, w: loss.item() ** 2 > 1, True),  # arithmetic with numbers: a guard
+        (lambda loss, w: 1 / loss.item() < 1, True),
+        (lambda loss, w: int(loss.item()) >= 1, False),  # an int: no guard follows it
+        (lambda loss, w: round(loss.item()) >= 1, False),
+        (lambda loss, w: loss.item() + (w * 2).sum().item() > 3, False),  # two values
+    ],
+    ids=["power", "reciprocal", "int", "round", "two values"],
+)
+def test_decisions_on_item_values_are_guarded_or_run_eagerly(decide, followed):
+    w, twin = Tensor([1.0], requires_grad=True, name="w"), Tensor([1.0], requires_grad=True)
+    step = ad.compile(_step_deciding(w, nn.optim.SGD([w], lr=0.0), decide))
+    eager = _step_deciding(twin, nn.optim.SGD([twin], lr=0.0), decide)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for x in [2.0, 0.5, 0.5, 3.0, 0.3, 4.0]:
+            assert step(np.array([x])).item() == eager(np.array([x])).item()
+    eagerly = [w for w in caught if "runs eagerly" in str(w.message)]
+    assert not eagerly if followed else "read with .item()" in str(eagerly[0].message)
+
+
 def test_booleans_from_comparing_arrays_run_the_step_eagerly():
     w = Tensor([1.0, -2.0], requires_grad=True, name="w")
 
