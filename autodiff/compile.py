@@ -38,7 +38,8 @@ the values of a computed tensor, a parameter or a gradient: `.data`, `.grad`,
 other than by an effect such as `opt.step()`; an array made outside the engine) makes
 the call run eagerly, with a warning naming it. Python side effects other than these
 (appending to a list, printing) happen when recording only, as with any tracing
-compiler.
+compiler, and so does a decision on a value passed through `math` or numpy functions
+(`math.log(loss.item()) > 0`), which no recording can see.
 
 The protocol objects implement (autodiff never names them; `nn` modules and optimizers do):
 
