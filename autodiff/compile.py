@@ -29,7 +29,10 @@ calls with the same signature run the generated function: no Tensors, no graph.
 
 The signature is the shapes and dtypes of array and Tensor arguments, the values of
 number, string and None arguments, and the `__compile_key__()` of every object the
-function can reach (its arguments, closure cells and the globals it names). A decision
+function can reach (its arguments, closure cells, the globals it names and the
+attributes of its `self`). A name it reads that comes to hold another object (a new
+optimizer, a new number) drops the recordings made with the old one; names that hold
+new objects on every call make the step run eagerly, with a warning. A decision
 on data (`if loss.item() > 1:`, `if loss > 1:`, on a parameter's value too) is a guard,
 checked on every replay; when one fails, the call runs eagerly and records that path
 too. What a plan cannot follow (`create_graph=True`, `ad.grad`, Python code looking at
@@ -72,6 +75,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import operator
 import types
 import warnings
 from collections.abc import Callable
@@ -144,13 +148,21 @@ class Compiled:
         self._objects: list[Any] | None = None
         self._captured = _captured_arrays(fn)  # (name, getter) of arrays fn reads by name
         self._param_names = _parameter_names(fn)
+        # What fn finds under the names it reads, taken on every call (see `_sources`).
+        self._names, self._sources = _sources(fn)
+        self._found: tuple[Any, ...] = ()
+        self._rebound = 0  # how many times a name came to hold another object
 
     # ---- calling ----
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         objects = self._objects
-        if objects is None:
+        found = self._sources()
+        if objects is None or not all(map(operator.is_, found, self._found)):
+            if objects is not None and self._rebind(found):
+                return self.fn(*args, **kwargs)
             objects = self._objects = _reachable(self.fn)
+            self._found = found
         key, flat = _signature(args, kwargs, objects)
         if self._captured:  # arrays of the closure and globals: inputs, like arguments
             arrays = [get() for _, get in self._captured]
@@ -175,6 +187,25 @@ class Compiled:
                 except GuardFailed:
                     continue
         return self._record(entry, args, kwargs, flat, objects)
+
+    def _rebind(self, found: tuple[Any, ...]) -> bool:
+        """A name now holds another object (`opt = Adam(...)` in a notebook): the plans
+        made with the old ones are dropped (they would step the old optimizer, or use
+        an old number). Names that change on every call make the step eager (True):
+        the snapshot is then kept as it was, so every such call comes here."""
+        self._rebound += 1
+        if self._rebound <= MAX_RETRIES:
+            self.entries.clear()
+            return False
+        if self._rebound == MAX_RETRIES + 1:
+            changed = [n for n, a, b in zip(self._names, found, self._found) if a is not b]
+            warnings.warn(
+                f"ad.compile: {self.__name__} runs eagerly: names it reads keep holding new "
+                f"objects ({', '.join(changed)}); pass what changes as an argument",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return True
 
     @property
     def source(self) -> str:
@@ -381,6 +412,56 @@ def _reachable(fn: Callable[..., Any]) -> list[Any]:
     return _protocol_objects(candidates, found)
 
 
+def _sources(fn: Callable[..., Any]) -> tuple[list[str], Callable[[], tuple[Any, ...]]]:
+    """The names `fn` reads objects from (the globals it names, its closure cells, the
+    attributes of its `self`; not arrays, which are inputs), and a function giving what
+    they hold now, as one tuple. Cheap (C-level getters): it runs on every call."""
+    target = getattr(fn, "__func__", fn)
+    owner = getattr(fn, "__self__", None)
+    names: list[str] = []
+    parts: list[Callable[[], tuple[Any, ...]]] = []
+    if isinstance(target, types.FunctionType):
+        g = target.__globals__
+        held = sorted(n for n in _global_names(target.__code__)
+                      if n in g and not isinstance(g[n], np.ndarray))  # fmt: skip
+        if held:
+            get = operator.itemgetter(*held)
+            parts.append((lambda: get(g)) if len(held) > 1 else (lambda: (get(g),)))
+            names += held
+        cells = [(n, c) for n, c in zip(target.__code__.co_freevars, target.__closure__ or ())
+                 if not isinstance(_content(c), np.ndarray)]  # fmt: skip
+        if cells:
+            contents = operator.attrgetter("cell_contents")
+            kept = [c for _, c in cells]
+            parts.append(lambda: tuple(map(contents, kept)))
+            names += [n for n, _ in cells]
+    if owner is not None and hasattr(owner, "__dict__"):
+        attrs = [k for k, v in vars(owner).items() if not isinstance(v, np.ndarray)]
+        if attrs:
+            get_attrs = operator.itemgetter(*attrs)
+            parts.append((lambda: get_attrs(vars(owner))) if len(attrs) > 1
+                         else (lambda: (get_attrs(vars(owner)),)))  # fmt: skip
+            names += [f"self.{k}" for k in attrs]
+
+    def sources() -> tuple[Any, ...]:
+        found: tuple[Any, ...] = ()
+        try:
+            for part in parts:
+                found += part()
+        except (KeyError, ValueError):  # a name deleted, a cell emptied: not the same
+            return (object(),) * len(names)
+        return found
+
+    return names, sources
+
+
+def _content(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+
+
 def _captured_arrays(fn: Callable[..., Any]) -> list[tuple[str, Callable[[], np.ndarray]]]:
     """The numpy arrays `fn` reads from its closure or its globals, each with a getter
     (read on every call: a rebound name is a new signature, a changed array is read)."""
@@ -409,17 +490,22 @@ def _global_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _protocol_objects(candidates: list[Any], found: list[Any] | None = None) -> list[Any]:
+def _protocol_objects(
+    candidates: list[Any], found: list[Any] | None = None, depth: int = 1
+) -> list[Any]:
+    """The protocol objects and Tensors among `candidates` (and in their lists and tuples),
+    and, `depth` levels down, among the attributes of other objects: a trainer's
+    `self.model` and `self.opt` when the step is its method."""
     found = [] if found is None else found
     for c in candidates:
         items = c if isinstance(c, (list, tuple)) else (c,)
         for x in items:
-            if isinstance(x, type) or isinstance(x, types.ModuleType):
+            if isinstance(x, (type, types.ModuleType)) or any(x is f for f in found):
                 continue
-            if (callable(getattr(x, "__compile_key__", None)) or isinstance(x, Tensor)) and not any(
-                x is f for f in found
-            ):
+            if callable(getattr(x, "__compile_key__", None)) or isinstance(x, Tensor):
                 found.append(x)
+            elif depth and hasattr(x, "__dict__") and not callable(x):
+                _protocol_objects(list(vars(x).values()), found, depth - 1)
     return found
 
 

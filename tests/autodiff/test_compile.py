@@ -1275,3 +1275,80 @@ def test_every_op_compiled_equals_eager(op, dtype, data):
         assert_same(got.data, want.data, dtype, f"loss at call {call}")
         for t, twin in zip(ts, twins):
             assert_same(t.grad, twin.grad, dtype, f"{t.name}.grad at call {call}")
+
+
+# ---- names the step reads: rebound to other objects ----
+
+_STEP_OF_GLOBALS = """
+def step(X, y):
+    opt.zero_grad()
+    loss = nn.mse_loss(model(X), y) * scale
+    loss.backward()
+    opt.step()
+    return loss
+"""
+
+
+def _step_of_globals(model, opt, scale=1.0):
+    """A step reading its model, optimizer and a number from module globals."""
+    namespace = {"nn": nn, "model": model, "opt": opt, "scale": scale}
+    exec(_STEP_OF_GLOBALS, namespace)  # noqa: S102 (our own source)
+    return namespace
+
+
+def test_a_global_rebound_to_another_optimizer_or_number_records_anew():
+    (m1, _), (m2, _) = twins([3, 5, 1], "tanh", None, np.float64, "sgd")
+    ours = _step_of_globals(m1, nn.optim.SGD(m1.parameters(), lr=0.01))
+    theirs = _step_of_globals(m2, nn.optim.SGD(m2.parameters(), lr=0.01))
+    compiled = ad.compile(ours["step"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(8):
+            if i == 3:  # a new optimizer, as a notebook cell run again would make
+                ours["opt"] = nn.optim.Adam(m1.parameters(), lr=0.01)
+                theirs["opt"] = nn.optim.Adam(m2.parameters(), lr=0.01)
+            if i == 5:
+                ours["scale"] = theirs["scale"] = 2.0
+            X, y = data(8, 3, 1, "mse", np.float64, seed=i)
+            assert_same(compiled(X, y).data, theirs["step"](X, y).data, np.float64)
+            assert_models_equal(m1, m2, ours["opt"], theirs["opt"], np.float64)
+    assert compiled.recordings == 3
+
+
+def test_names_that_change_on_every_call_run_the_step_eagerly():
+    (m1, o1), (m2, o2) = twins([3, 5, 1], "tanh", None, np.float64, "sgd")
+    ours, theirs = _step_of_globals(m1, o1), _step_of_globals(m2, o2)
+    compiled = ad.compile(ours["step"])
+    with pytest.warns(RuntimeWarning, match=r"names it reads keep holding new objects \(scale\)"):
+        for i in range(14):
+            ours["scale"] = theirs["scale"] = 1.0 + i / 10  # a schedule kept in a global
+            X, y = data(8, 3, 1, "mse", np.float64, seed=i)
+            assert_same(compiled(X, y).data, theirs["step"](X, y).data, np.float64)
+    assert_models_equal(m1, m2, o1, o2, np.float64)
+
+
+def test_a_method_of_a_trainer_finds_the_trainers_model_and_optimizer():
+    class Trainer:
+        def __init__(self, model, opt):
+            self.model, self.opt, self.seen = model, opt, 0
+
+        def step(self, X, y):
+            self.opt.zero_grad()
+            loss = nn.mse_loss(self.model(X), y)
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    (m1, o1), (m2, o2) = twins([3, 5, 1], "tanh", None, np.float64, "adam")
+    ours, theirs = Trainer(m1, o1), Trainer(m2, o2)
+    compiled = ad.compile(ours.step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the optimizer's step is followed, not traced
+        for i in range(6):
+            if i == 3:
+                ours.opt = nn.optim.SGD(m1.parameters(), lr=0.1)
+                theirs.opt = nn.optim.SGD(m2.parameters(), lr=0.1)
+            X, y = data(8, 3, 1, "mse", np.float64, seed=i)
+            assert_same(compiled(X, y).data, theirs.step(X, y).data, np.float64)
+            assert_models_equal(m1, m2, ours.opt, theirs.opt, np.float64)
+    assert compiled.recordings == 2
