@@ -148,8 +148,10 @@ class Compiled:
         self._objects: list[Any] | None = None
         self._captured = _captured_arrays(fn)  # (name, getter) of arrays fn reads by name
         self._param_names = _parameter_names(fn)
-        # What fn finds under the names it reads, taken on every call (see `_sources`).
-        self._names, self._sources = _sources(fn)
+        # What fn finds under the names it reads, taken on every call (see `_sources`);
+        # listed at the first call, when the globals a step names have been defined.
+        self._names: list[str] = []
+        self._sources: Callable[[], tuple[Any, ...]] = tuple
         self._found: tuple[Any, ...] = ()
         self._rebound = 0  # how many times a name came to hold another object
 
@@ -161,8 +163,9 @@ class Compiled:
         if objects is None or not all(map(operator.is_, found, self._found)):
             if objects is not None and self._rebind(found):
                 return self.fn(*args, **kwargs)
-            objects = self._objects = _reachable(self.fn)
-            self._found = found
+            self._names, self._sources = _sources(self.fn)
+            self._found = self._sources()
+            objects = self._objects = _reachable(self.fn, self._found)
         key, flat = _signature(args, kwargs, objects)
         if self._captured:  # arrays of the closure and globals: inputs, like arguments
             arrays = [get() for _, get in self._captured]
@@ -388,28 +391,19 @@ def _parameter_names(fn: Callable[..., Any]) -> list[str]:
         return []
 
 
-def _reachable(fn: Callable[..., Any]) -> list[Any]:
-    """Protocol objects in `fn`'s closure, its default arguments, the globals it names and
-    its `self`."""
-    found: list[Any] = []
-    candidates: list[Any] = []
+def _reachable(fn: Callable[..., Any], found: tuple[Any, ...]) -> list[Any]:
+    """Protocol objects among what `fn`'s names hold (`found`, see `_sources`), its
+    default arguments and its `self`."""
+    candidates = list(found)
     target = getattr(fn, "__func__", fn)
     if hasattr(fn, "__self__"):
         candidates.append(fn.__self__)
     if isinstance(target, types.FunctionType):
         candidates += target.__defaults__ or ()  # `def step(x, model=model)`
         candidates += (target.__kwdefaults__ or {}).values()
-        for cell in target.__closure__ or ():
-            try:
-                candidates.append(cell.cell_contents)
-            except ValueError:  # an empty cell
-                pass
-        for name in _global_names(target.__code__):
-            if name in target.__globals__:
-                candidates.append(target.__globals__[name])
     elif callable(fn) and not isinstance(fn, types.BuiltinFunctionType):
         candidates.append(fn)
-    return _protocol_objects(candidates, found)
+    return _protocol_objects(candidates)
 
 
 def _sources(fn: Callable[..., Any]) -> tuple[list[str], Callable[[], tuple[Any, ...]]]:

@@ -1352,3 +1352,21 @@ def test_a_method_of_a_trainer_finds_the_trainers_model_and_optimizer():
             assert_same(compiled(X, y).data, theirs.step(X, y).data, np.float64)
             assert_models_equal(m1, m2, ours.opt, theirs.opt, np.float64)
     assert compiled.recordings == 2
+
+
+def test_globals_defined_after_compiling_are_found_at_the_first_call():
+    (m1, o1), (m2, o2) = twins([3, 5, 1], "tanh", None, np.float64, "sgd")
+    ours, theirs = _step_of_globals(m1, None), _step_of_globals(m2, o2)
+    del ours["opt"]
+    compiled = ad.compile(ours["step"])
+    ours["opt"] = o1  # as `opt = ...` written below the decorated step
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(5):
+            if i == 3:
+                ours["opt"] = nn.optim.Adam(m1.parameters(), lr=0.01)
+                theirs["opt"] = nn.optim.Adam(m2.parameters(), lr=0.01)
+            X, y = data(8, 3, 1, "mse", np.float64, seed=i)
+            assert_same(compiled(X, y).data, theirs["step"](X, y).data, np.float64)
+            assert_models_equal(m1, m2, ours["opt"], theirs["opt"], np.float64)
+    assert compiled.recordings == 2
