@@ -582,14 +582,11 @@ def _check(problem: _Problem, grads_fn, forward_fn, max_examples, seed) -> Repor
             cause = _cause(name, common, whole, per_name, forward_cause)
             if cause is None and per_case and MASK_LABEL in per_case[0]:
                 cause = MASK_LABEL  # seen whole only in the smallest case (one sample)
-        errors = [_errors(o, name) for o in fails]
-        report.mismatches[name] = Mismatch(
-            name=name,
-            max_abs_error=max(e[0] for e in errors),
-            max_rel_error=max(e[1] for e in errors),
+        report.mismatches[name] = Mismatch.over(
+            name,
+            [_errors(o, name) for o in fails],
             cause=cause,
             example=example.case,
-            failed=len(fails),
             cases=len(explored),
             expected=example.AL if name == "AL" else example.true[name],
             received=example.forward if name == "AL" else (example.received or {}).get(name),

@@ -243,14 +243,11 @@ def _report(search: Search, explored, loss, lambd, layout, kind) -> Report:
                 cause, report.explanation = label, explain
                 break
     errors = [abs(o.value - o.true) if o.value is not None else float("inf") for o in fails]
-    rel = [e / max(abs(o.true), 1e-300) for e, o in zip(errors, fails, strict=True)]
-    report.mismatches["cost"] = Mismatch(
-        name="cost",
-        max_abs_error=max(errors),
-        max_rel_error=max(rel),
+    report.mismatches["cost"] = Mismatch.over(
+        "cost",
+        [(e, e / max(abs(o.true), 1e-300)) for e, o in zip(errors, fails, strict=True)],
         cause=cause,
         example=example.case,
-        failed=len(fails),
         cases=len(explored),
         expected=np.asarray(example.true),
         received=example.received,

@@ -390,13 +390,11 @@ def _report(layer: _Layer, search: Search, explored: list[_Outcome], title: str)
             )
             for o in fails
         ]
-        report.mismatches[name] = Mismatch(
-            name=name,
-            max_abs_error=max(e[0] for e in errors),
-            max_rel_error=max(e[1] for e in errors),
+        report.mismatches[name] = Mismatch.over(
+            name,
+            errors,
             cause=cause,
             example=example.case,
-            failed=len(fails),
             cases=len(explored),
             expected=example.true[name],
             received=(example.received or {}).get(name),

@@ -54,6 +54,13 @@ class Mismatch:
     received: object = None
     hint: str | None = None
 
+    @classmethod
+    def over(cls, name: str, errors: list[tuple[float, float]], **facts: Any) -> Mismatch:
+        """The mismatch of `name` from its failing cases' (absolute, relative) errors,
+        one pair per failing case; `facts` are the other fields."""
+        worst_abs, worst_rel = max(e[0] for e in errors), max(e[1] for e in errors)
+        return cls(name, worst_abs, worst_rel, failed=len(errors), **facts)
+
     @property
     def always(self) -> bool:
         return self.failed == self.cases
